@@ -1,0 +1,200 @@
+"""Plain result types: what a call returns and what a stream yields.
+
+Kept free of I/O and of IPython; the rich notebook repr imports the safe renderer lazily.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+FinishReason = str  # "stop", "length", "tool_calls", "content_filter", ... (normalised)
+
+
+def _add_optional(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts. ``None`` means "not reported"; a reported 0 stays 0."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __add__(self, other: Usage) -> Usage:
+        details = dict(self.details)
+        for key, value in other.details.items():
+            mine = details.get(key)
+            if isinstance(mine, int) and isinstance(value, int):
+                details[key] = mine + value
+            else:
+                details[key] = value
+        return Usage(
+            _add_optional(self.input_tokens, other.input_tokens),
+            _add_optional(self.output_tokens, other.output_tokens),
+            _add_optional(self.total_tokens, other.total_tokens),
+            details,
+        )
+
+    @property
+    def reported(self) -> bool:
+        return any(v is not None for v in (self.input_tokens, self.output_tokens, self.total_tokens))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Usage:
+        data = data or {}
+        return cls(
+            data.get("input_tokens"),
+            data.get("output_tokens"),
+            data.get("total_tokens"),
+            dict(data.get("details") or {}),
+        )
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """One function call requested by the model; ``arguments`` is the raw JSON text."""
+
+    id: str
+    name: str
+    arguments: str = ""
+    type: str = "function"
+
+    def get_arguments(self) -> dict[str, Any]:
+        """The arguments parsed as JSON (``{}`` when empty)."""
+        if not self.arguments.strip():
+            return {}
+        value = json.loads(self.arguments)
+        if not isinstance(value, dict):
+            raise ValueError(f"tool call {self.name!r} arguments are not a JSON object")
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """The OpenAI wire form, as used in an assistant message's ``tool_calls``."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ToolCall:
+        fn = data.get("function") or {}
+        return cls(
+            id=str(data.get("id") or ""),
+            name=str(fn.get("name") or data.get("name") or ""),
+            arguments=str(fn.get("arguments") or data.get("arguments") or ""),
+            type=str(data.get("type") or "function"),
+        )
+
+
+@dataclass(slots=True)
+class ChatResult:
+    """A whole answer. ``str(result)`` is its text."""
+
+    text: str = ""
+    finish_reason: FinishReason | None = None
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    reasoning: str | None = None
+    model: str | None = None
+    id: str | None = None
+    raw: dict[str, Any] | None = None
+    continues: int = 0
+    truncated: bool = False
+    interrupted: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def has_tool_calls(self) -> bool:
+        return bool(self.tool_calls)
+
+    @property
+    def has_reasoning(self) -> bool:
+        return bool(self.reasoning)
+
+    def _repr_markdown_(self) -> str:
+        from ..markdown import escape_markdown_html
+
+        return escape_markdown_html(self.text)
+
+    def _repr_html_(self) -> str:
+        from ..markdown import render_markdown
+
+        return render_markdown(self.text)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("raw")
+        return data
+
+
+@dataclass(slots=True)
+class ChatStreamChunk:
+    """One step of a stream. ``done`` is set on exactly one, final chunk."""
+
+    delta: str = ""
+    done: bool = False
+    finish_reason: FinishReason | None = None
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    reasoning_content: str | None = None
+    raw: dict[str, Any] | None = None
+
+    @property
+    def reasoning(self) -> str:
+        return self.reasoning_content or ""
+
+    @property
+    def has_content(self) -> bool:
+        return bool(self.delta)
+
+
+@dataclass(slots=True)
+class FunctionTool:
+    """A function the model may call (OpenAI ``tools`` entry)."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
+    type: Literal["function"] = "function"
+
+    def to_dict(self) -> dict[str, Any]:
+        function: dict[str, Any] = {"name": self.name}
+        if self.description:
+            function["description"] = self.description
+        if self.parameters:
+            function["parameters"] = self.parameters
+        if self.strict:
+            function["strict"] = True
+        return {"type": self.type, "function": function}
+
+
+Tool = FunctionTool
+
+
+@dataclass(slots=True)
+class ToolChoice:
+    """How the model should use tools: ``auto``, ``none``, ``required`` or one named function."""
+
+    type: Literal["auto", "none", "required", "function"]
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any] | str:
+        if self.type == "function":
+            return {"type": "function", "function": {"name": self.name}}
+        return self.type

@@ -1,0 +1,1 @@
+"""The IPython layer: magics, views, rendering and the chat panel."""
