@@ -82,8 +82,10 @@ class APIError(LexiluxError):
         body: str | None = None,
         error_type: str | None = None,
         code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
+        self.retry_after = retry_after
         self.status_code = status_code
         self.body = body
         self.error_type = error_type
@@ -114,10 +116,6 @@ class InvalidRequestError(APIError):
 
 class RateLimitError(APIError):
     """429: too many requests; ``retry_after`` is the server's advice in seconds."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class ServerError(APIError):
@@ -253,9 +251,8 @@ def error_from_response(
         "body": text,
         "error_type": error_type,
         "code": code,
+        "retry_after": parse_retry_after(headers),
     }
-    if cls is RateLimitError:
-        return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
     return cls(message, **kwargs)
 
 
@@ -278,7 +275,9 @@ def error_from_event(data: Any, secrets: Iterable[str | None] = ()) -> APIError:
     )
 
 
-def error_from_transport(exc: httpx.TransportError, secrets: Iterable[str | None] = ()) -> NetworkError:
+def error_from_transport(
+    exc: httpx.TransportError, secrets: Iterable[str | None] = ()
+) -> NetworkError:
     """Map an httpx transport failure to our network errors, keeping the cause."""
     detail = redact(str(exc) or type(exc).__name__, secrets)
     if isinstance(exc, httpx.TimeoutException):

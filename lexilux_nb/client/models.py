@@ -46,7 +46,9 @@ class Usage:
 
     @property
     def reported(self) -> bool:
-        return any(v is not None for v in (self.input_tokens, self.output_tokens, self.total_tokens))
+        return any(
+            v is not None for v in (self.input_tokens, self.output_tokens, self.total_tokens)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,12 +131,14 @@ class ChatResult:
     def _repr_markdown_(self) -> str:
         from ..markdown import escape_markdown_html
 
-        return escape_markdown_html(self.text)
+        escaped: str = escape_markdown_html(self.text)
+        return escaped
 
     def _repr_html_(self) -> str:
         from ..markdown import render_markdown
 
-        return render_markdown(self.text)
+        rendered: str = render_markdown(self.text)
+        return rendered
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -55,7 +55,6 @@ PARAM_NAMES = tuple(f.name for f in fields(ChatParams))
 class ChatOptions(TypedDict, total=False):
     """Keyword options accepted by ``chat``, ``stream``, ``acall``, ``astream`` and friends."""
 
-    history: ChatHistory | None
     model: str | None
     system: str | None
     temperature: float | None
@@ -79,7 +78,13 @@ class ChatOptions(TypedDict, total=False):
     include_usage: bool
 
 
-OPTION_NAMES = frozenset(ChatOptions.__annotations__)
+class HistoryOptions(ChatOptions, total=False):
+    """:class:`ChatOptions` plus the conversation to send before the messages."""
+
+    history: ChatHistory | None
+
+
+OPTION_NAMES = frozenset(HistoryOptions.__annotations__)
 RESERVED_EXTRA_KEYS = frozenset({"model", "messages", "stream"})
 
 
@@ -119,7 +124,9 @@ def validate_params(params: ChatParams) -> None:
     _check_range("frequency_penalty", params.frequency_penalty, -2, 2)
     _check_positive_int("max_tokens", params.max_tokens)
     _check_positive_int("n", params.n)
-    if params.seed is not None and (isinstance(params.seed, bool) or not isinstance(params.seed, int)):
+    if params.seed is not None and (
+        isinstance(params.seed, bool) or not isinstance(params.seed, int)
+    ):
         raise ValidationError(f"seed must be an integer, got {params.seed!r}")
     stop = params.stop
     if stop is not None:

@@ -1,0 +1,259 @@
+"""``Chat``: configuration plus the sync and async drivers, each a few lines over the pure parts.
+
+Every public method takes the same ``**options`` (typed once as :class:`ChatOptions`), turns
+them into one :class:`PreparedRequest` in :meth:`Chat.prepare`, and hands it to a driver that
+runs the shared retry flow around one transport attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from .. import __version__
+from .accumulate import StreamAccumulator
+from .errors import ConfigurationError, LexiluxError, ValidationError, mask_secret
+from .models import ChatResult
+from .options import ChatOptions, HistoryOptions, resolve
+from .protocol import build_body, build_messages, detect_provider, parse_completion
+from .retry import Clock, RateLimiter, RetryPolicy, SystemClock, retry_flow
+from .streaming import AsyncStreamingIterator, StreamingIterator
+from .transport import (
+    HttpClients,
+    OpenedStream,
+    PreparedRequest,
+    aopen_stream,
+    asend_json,
+    open_stream,
+    send_json,
+)
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from .history import ChatHistory
+
+log = logging.getLogger("lexilux_nb")
+T = TypeVar("T")
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
+
+
+def _timeout(total: float | None, connect: float | None, read: float | None) -> httpx.Timeout:
+    """Any one timeout may be given alone; the others fall back to the total (60 s)."""
+    default = 60.0 if total is None else total
+    for name, value in (
+        ("timeout_s", total),
+        ("connect_timeout_s", connect),
+        ("read_timeout_s", read),
+    ):
+        if value is not None and (isinstance(value, bool) or value <= 0):
+            raise ValidationError(f"{name} must be a positive number of seconds, got {value!r}")
+    return httpx.Timeout(
+        default,
+        connect=default if connect is None else connect,
+        read=default if read is None else read,
+    )
+
+
+class Chat:
+    """A client for one OpenAI-compatible ``/chat/completions`` endpoint."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout_s: float | None = 60.0,
+        connect_timeout_s: float | None = None,
+        read_timeout_s: float | None = None,
+        max_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+        rate_limit: tuple[int, float] | None = None,
+        verify: bool | str = True,
+        provider: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if not base_url or not isinstance(base_url, str):
+            raise ConfigurationError(
+                "base_url is required, e.g. Chat(base_url='https://api.openai.com/v1', ...)"
+            )
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"base_url must start with http:// or https://, got {base_url!r}"
+            )
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValidationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.provider = detect_provider(self.base_url, provider)
+        self._api_key = api_key
+        self._headers = dict(headers or {})  # a copy: the caller's dict is never touched
+        self._timeout = _timeout(timeout_s, connect_timeout_s, read_timeout_s)
+        self._retry = RetryPolicy(max_retries=max_retries)
+        self._limiter = RateLimiter(*rate_limit) if rate_limit else None
+        self._clock: Clock = clock or SystemClock()
+        self._http = HttpClients(timeout=self._timeout, proxies=proxies, verify=verify)
+
+    # -- configuration views ---------------------------------------------------------------
+
+    @property
+    def api_key(self) -> str | None:
+        return self._api_key
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """A copy of the extra headers given at construction."""
+        return dict(self._headers)
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self._timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._retry.max_retries
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Strings that must never be shown: the key and auth-like header values."""
+        found = [self._api_key] if self._api_key else []
+        found += [v for k, v in self._headers.items() if k.lower() in SECRET_HEADERS and v]
+        return tuple(found)
+
+    def __repr__(self) -> str:
+        return (
+            f"Chat(base_url={self.base_url!r}, model={self.model!r}, "
+            f"api_key={mask_secret(self._api_key)!r}, provider={self.provider!r})"
+        )
+
+    # -- the pure part ---------------------------------------------------------------------
+
+    def prepare(
+        self, messages: Any, *, stream: bool = False, **options: Unpack[HistoryOptions]
+    ) -> PreparedRequest:
+        """Validate and build the exact request a call would send (nothing is sent)."""
+        opts = resolve(self.model, options)
+        wire = build_messages(messages, system=opts.system, history=options.get("history"))
+        body = build_body(wire, opts, stream=stream, provider=self.provider)
+        url = self.base_url
+        if not url.endswith("/chat/completions"):
+            url += "/chat/completions"
+        headers = {
+            "User-Agent": f"lexilux-nb/{__version__}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        headers.update(self._headers)
+        return PreparedRequest(url, headers, body, stream, self.secrets)
+
+    def _accumulator(self, options: Mapping[str, Any]) -> StreamAccumulator:
+        return StreamAccumulator(secrets=self.secrets, keep_raw=bool(options.get("return_raw")))
+
+    # -- drivers: the same retry flow, sync and async --------------------------------------
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        flow = retry_flow(self._retry, self._limiter, self._clock)
+        wait = next(flow)
+        while True:
+            if wait > 0:
+                self._clock.sleep(wait)
+            try:
+                return attempt()
+            except LexiluxError as exc:
+                wait = flow.send(exc)  # re-raises exc when no retry is left
+                log.info("retrying in %.2fs after %s", wait, exc)
+
+    async def _aretrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        flow = retry_flow(self._retry, self._limiter, self._clock)
+        wait = next(flow)
+        while True:
+            if wait > 0:
+                await self._clock.asleep(wait)
+            try:
+                return await attempt()
+            except LexiluxError as exc:
+                wait = flow.send(exc)
+                log.info("retrying in %.2fs after %s", wait, exc)
+
+    # -- public calls ----------------------------------------------------------------------
+
+    def __call__(self, messages: Any, **options: Unpack[HistoryOptions]) -> ChatResult:
+        """Send ``messages`` and return the whole answer."""
+        req = self.prepare(messages, **options)
+        data = self._retrying(lambda: send_json(self._http.sync, req))
+        return parse_completion(data, keep_raw=bool(options.get("return_raw")))
+
+    call = __call__
+
+    def stream(self, messages: Any, **options: Unpack[HistoryOptions]) -> StreamingIterator:
+        """Stream the answer chunk by chunk; the request is sent on first iteration."""
+        req = self.prepare(messages, stream=True, **options)
+
+        def opener() -> OpenedStream:
+            return self._retrying(lambda: open_stream(self._http.sync, req))
+
+        return StreamingIterator(opener, self._accumulator(options), req.secrets)
+
+    async def acall(self, messages: Any, **options: Unpack[HistoryOptions]) -> ChatResult:
+        """Async :meth:`__call__`."""
+        req = self.prepare(messages, **options)
+        data = await self._aretrying(lambda: asend_json(self._http.async_, req))
+        return parse_completion(data, keep_raw=bool(options.get("return_raw")))
+
+    def astream(self, messages: Any, **options: Unpack[HistoryOptions]) -> AsyncStreamingIterator:
+        """Async :meth:`stream`: ``async for`` it directly, or ``await`` it first to connect."""
+        req = self.prepare(messages, stream=True, **options)
+
+        async def opener() -> OpenedStream:
+            return await self._aretrying(lambda: aopen_stream(self._http.async_, req))
+
+        return AsyncStreamingIterator(opener, self._accumulator(options), req.secrets)
+
+    def chat_with_history(
+        self, history: ChatHistory, message: Any = None, **options: Unpack[ChatOptions]
+    ) -> ChatResult:
+        """Send the history (plus ``message`` if given); the history itself is not changed."""
+        return self(message, history=history, **options)
+
+    def stream_with_history(
+        self, history: ChatHistory, message: Any = None, **options: Unpack[ChatOptions]
+    ) -> StreamingIterator:
+        """Streaming :meth:`chat_with_history`."""
+        return self.stream(message, history=history, **options)
+
+    async def achat_with_history(
+        self, history: ChatHistory, message: Any = None, **options: Unpack[ChatOptions]
+    ) -> ChatResult:
+        return await self.acall(message, history=history, **options)
+
+    def astream_with_history(
+        self, history: ChatHistory, message: Any = None, **options: Unpack[ChatOptions]
+    ) -> AsyncStreamingIterator:
+        return self.astream(message, history=history, **options)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def __enter__(self) -> Chat:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Chat:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

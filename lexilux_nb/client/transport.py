@@ -1,0 +1,215 @@
+"""The only code that touches sockets: build httpx clients and perform one attempt.
+
+An *attempt* is one request: send it, turn an error status or a transport failure into our
+exceptions, and for streams read up to the first event, so that a stream that failed before
+anything arrived can be retried like any other request. Everything else is in the pure modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, ServerSentEvent, SSEError
+
+from .errors import APIError, ConfigurationError, error_from_response, error_from_transport
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """Everything one POST needs; built by the pure layer, sent by the drivers."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: dict[str, Any]
+    stream: bool
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass
+class OpenedStream:
+    """A stream whose status was OK and whose first event (if any) has been read."""
+
+    response: httpx.Response
+    events: Iterator[ServerSentEvent] | AsyncIterator[ServerSentEvent] | None
+    first: ServerSentEvent | None
+    json_body: bytes | None = None
+
+
+def _is_json(response: httpx.Response) -> bool:
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.split(";")[0].strip() == "application/json"
+
+
+def _build_request(client: httpx.Client | httpx.AsyncClient, req: PreparedRequest) -> httpx.Request:
+    return client.build_request("POST", req.url, headers=dict(req.headers), json=req.body)
+
+
+class HttpClients:
+    """One pooled sync client, and one async client per event loop (``asyncio.run`` twice works)."""
+
+    def __init__(
+        self,
+        *,
+        timeout: httpx.Timeout,
+        proxies: Mapping[str, str] | None,
+        verify: bool | str,
+    ) -> None:
+        self._timeout = timeout
+        self._proxies = proxies
+        self._verify = verify
+        self._sync: httpx.Client | None = None
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _kwargs(self, transport_cls: type[Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"timeout": self._timeout, "verify": self._verify}
+        if self._proxies is not None:  # {} means: no proxies, not even from the environment
+            kwargs["trust_env"] = False
+            kwargs["mounts"] = {
+                _mount_key(scheme): transport_cls(proxy=url, verify=self._verify)
+                for scheme, url in self._proxies.items()
+            }
+        return kwargs
+
+    @property
+    def sync(self) -> httpx.Client:
+        if self._sync is None or self._sync.is_closed:
+            self._sync = httpx.Client(**self._kwargs(httpx.HTTPTransport))
+        return self._sync
+
+    @property
+    def async_(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None or client.is_closed:
+            client = self._async[loop] = httpx.AsyncClient(**self._kwargs(httpx.AsyncHTTPTransport))
+        return client
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+        self._async.clear()  # their loops may be gone; connections are dropped with them
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        client = self._async.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+        self.close()
+
+
+def _mount_key(scheme: str) -> str:
+    if scheme in {"http", "https", "all"}:
+        return f"{scheme}://"
+    if not scheme.endswith("://") and "://" not in scheme:
+        raise ConfigurationError(
+            "proxies keys must be 'http', 'https', 'all' or URL patterns like 'https://', "
+            f"got {scheme!r}"
+        )
+    return scheme
+
+
+# -- one attempt, sync ----------------------------------------------------------------------------
+
+
+def send_json(client: httpx.Client, req: PreparedRequest) -> Any:
+    """POST and return the decoded JSON body; raise our errors for anything else."""
+    try:
+        response = client.send(_build_request(client, req))
+    except httpx.TransportError as exc:
+        raise error_from_transport(exc, req.secrets) from None
+    if response.status_code >= 400:
+        raise error_from_response(
+            response.status_code, response.headers, response.content, req.secrets
+        )
+    return _decode_json(response.content, req)
+
+
+def open_stream(client: httpx.Client, req: PreparedRequest) -> OpenedStream:
+    """Send a streaming request and read until its first event (or its JSON body)."""
+    try:
+        response = client.send(_build_request(client, req), stream=True)
+    except httpx.TransportError as exc:
+        raise error_from_transport(exc, req.secrets) from None
+    try:
+        if response.status_code >= 400:
+            body = response.read()
+            raise error_from_response(response.status_code, response.headers, body, req.secrets)
+        if _is_json(response):
+            return OpenedStream(response, None, None, response.read())
+        events = EventSource(response).iter_sse()
+        return OpenedStream(response, events, next(events, None))
+    except SSEError as exc:
+        response.close()
+        raise _not_sse(exc, response) from None
+    except httpx.TransportError as exc:
+        response.close()
+        raise error_from_transport(exc, req.secrets) from None
+    except BaseException:
+        response.close()
+        raise
+
+
+# -- one attempt, async ---------------------------------------------------------------------------
+
+
+async def asend_json(client: httpx.AsyncClient, req: PreparedRequest) -> Any:
+    """Async twin of :func:`send_json`."""
+    try:
+        response = await client.send(_build_request(client, req))
+    except httpx.TransportError as exc:
+        raise error_from_transport(exc, req.secrets) from None
+    if response.status_code >= 400:
+        raise error_from_response(
+            response.status_code, response.headers, response.content, req.secrets
+        )
+    return _decode_json(response.content, req)
+
+
+async def aopen_stream(client: httpx.AsyncClient, req: PreparedRequest) -> OpenedStream:
+    """Async twin of :func:`open_stream`."""
+    try:
+        response = await client.send(_build_request(client, req), stream=True)
+    except httpx.TransportError as exc:
+        raise error_from_transport(exc, req.secrets) from None
+    try:
+        if response.status_code >= 400:
+            body = await response.aread()
+            raise error_from_response(response.status_code, response.headers, body, req.secrets)
+        if _is_json(response):
+            return OpenedStream(response, None, None, await response.aread())
+        events = EventSource(response).aiter_sse()
+        return OpenedStream(response, events, await anext(events, None))
+    except SSEError as exc:
+        await response.aclose()
+        raise _not_sse(exc, response) from None
+    except httpx.TransportError as exc:
+        await response.aclose()
+        raise error_from_transport(exc, req.secrets) from None
+    except BaseException:
+        await response.aclose()
+        raise
+
+
+def _not_sse(exc: SSEError, response: httpx.Response) -> APIError:
+    return APIError(f"expected a server-sent event stream: {exc}", status_code=response.status_code)
+
+
+def _decode_json(content: bytes, req: PreparedRequest) -> Any:
+    import json
+
+    from .errors import APIError, redact
+
+    try:
+        return json.loads(content)
+    except ValueError:
+        snippet = redact(content[:200].decode("utf-8", "replace"), req.secrets)
+        raise APIError(
+            f"the server answered with something that is not JSON: {snippet!r}"
+        ) from None
