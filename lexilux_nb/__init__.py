@@ -1,5 +1,70 @@
-"""lexilux_nb: chat with any OpenAI-compatible LLM from Jupyter and IPython."""
+"""lexilux_nb: chat with any OpenAI-compatible LLM from Jupyter and IPython.
+
+``%load_ext lexilux_nb`` registers the notebook magics; the client API below works anywhere.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from .client.chat import Chat
+from .client.continuation import ContinueProgress
+from .client.errors import (
+    APIError,
+    AuthenticationError,
+    ChatIncompleteResponseError,
+    ChatStreamInterruptedError,
+    ConfigurationError,
+    InvalidRequestError,
+    LexiluxConnectionError,
+    LexiluxError,
+    LexiluxTimeoutError,
+    NetworkError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+)
+from .client.history import ChatHistory
+from .client.models import (
+    ChatResult,
+    ChatStreamChunk,
+    FunctionTool,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    Usage,
+)
+from .client.options import ChatParams
+from .client.streaming import AsyncStreamingIterator, StreamingIterator
+
+__all__ = [
+    "APIError",
+    "AsyncStreamingIterator",
+    "AuthenticationError",
+    "Chat",
+    "ChatHistory",
+    "ChatIncompleteResponseError",
+    "ChatParams",
+    "ChatResult",
+    "ChatStreamChunk",
+    "ChatStreamInterruptedError",
+    "ConfigurationError",
+    "ContinueProgress",
+    "FunctionTool",
+    "InvalidRequestError",
+    "LexiluxConnectionError",
+    "LexiluxError",
+    "LexiluxTimeoutError",
+    "NetworkError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "StreamingIterator",
+    "Tool",
+    "ToolCall",
+    "ToolChoice",
+    "Usage",
+    "ValidationError",
+    "__version__",
+]

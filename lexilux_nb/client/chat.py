@@ -15,12 +15,20 @@ import httpx
 
 from .. import __version__
 from .accumulate import StreamAccumulator
+from .continuation import CompleteOptions, Continuation, Round, split_options
 from .errors import ConfigurationError, LexiluxError, ValidationError, mask_secret
-from .models import ChatResult
+from .models import ChatResult, ChatStreamChunk
 from .options import ChatOptions, HistoryOptions, resolve
 from .protocol import build_body, build_messages, detect_provider, parse_completion
 from .retry import Clock, RateLimiter, RetryPolicy, SystemClock, retry_flow
-from .streaming import AsyncStreamingIterator, StreamingIterator
+from .streaming import (
+    AsyncChunkGen,
+    AsyncStreamingIterator,
+    ChunkGen,
+    StreamingIterator,
+    asingle_stream,
+    single_stream,
+)
 from .transport import (
     HttpClients,
     OpenedStream,
@@ -195,11 +203,12 @@ class Chat:
     def stream(self, messages: Any, **options: Unpack[HistoryOptions]) -> StreamingIterator:
         """Stream the answer chunk by chunk; the request is sent on first iteration."""
         req = self.prepare(messages, stream=True, **options)
+        acc = self._accumulator(options)
 
         def opener() -> OpenedStream:
             return self._retrying(lambda: open_stream(self._http.sync, req))
 
-        return StreamingIterator(opener, self._accumulator(options), req.secrets)
+        return StreamingIterator(lambda: single_stream(opener, acc, req.secrets), acc.result)
 
     async def acall(self, messages: Any, **options: Unpack[HistoryOptions]) -> ChatResult:
         """Async :meth:`__call__`."""
@@ -210,11 +219,12 @@ class Chat:
     def astream(self, messages: Any, **options: Unpack[HistoryOptions]) -> AsyncStreamingIterator:
         """Async :meth:`stream`: ``async for`` it directly, or ``await`` it first to connect."""
         req = self.prepare(messages, stream=True, **options)
+        acc = self._accumulator(options)
 
         async def opener() -> OpenedStream:
             return await self._aretrying(lambda: aopen_stream(self._http.async_, req))
 
-        return AsyncStreamingIterator(opener, self._accumulator(options), req.secrets)
+        return AsyncStreamingIterator(lambda: asingle_stream(opener, acc, req.secrets), acc.result)
 
     def chat_with_history(
         self, history: ChatHistory, message: Any = None, **options: Unpack[ChatOptions]
@@ -238,6 +248,116 @@ class Chat:
     ) -> AsyncStreamingIterator:
         return self.astream(message, history=history, **options)
 
+    # -- auto-continuation: one state machine, four thin drivers ---------------------------
+
+    def _continuation(
+        self, messages: Any, options: Mapping[str, Any]
+    ) -> tuple[Continuation, dict[str, Any]]:
+        """The machine for this call, and the chat options every round is sent with."""
+        settings, chat_options = split_options(options)
+        opts = resolve(self.model, chat_options)  # validate before anything is sent
+        wire = build_messages(messages, system=opts.system, history=chat_options.get("history"))
+        round_options = {k: v for k, v in chat_options.items() if k not in ("history", "system")}
+        return Continuation(wire, settings, provider=self.provider), round_options
+
+    @staticmethod
+    def _round_options(step: Round, options: dict[str, Any]) -> dict[str, Any]:
+        if not step.extra:
+            return options
+        return {**options, "extra": {**(options.get("extra") or {}), **step.extra}}
+
+    def complete(self, messages: Any, **options: Unpack[CompleteOptions]) -> ChatResult:
+        """Like calling the chat, but an answer cut off by ``max_tokens`` is continued."""
+        machine, round_options = self._continuation(messages, options)
+        step: Round | ChatResult = machine.start()
+        while isinstance(step, Round):
+            if step.delay:
+                self._clock.sleep(step.delay)
+            try:
+                result = self(step.messages, **self._round_options(step, round_options))
+            except LexiluxError as exc:
+                step = machine.on_error(exc)
+            else:
+                step = machine.on_result(result)
+        return step
+
+    async def acomplete(self, messages: Any, **options: Unpack[CompleteOptions]) -> ChatResult:
+        """Async :meth:`complete`."""
+        machine, round_options = self._continuation(messages, options)
+        step: Round | ChatResult = machine.start()
+        while isinstance(step, Round):
+            if step.delay:
+                await self._clock.asleep(step.delay)
+            try:
+                result = await self.acall(step.messages, **self._round_options(step, round_options))
+            except LexiluxError as exc:
+                step = machine.on_error(exc)
+            else:
+                step = machine.on_result(result)
+        return step
+
+    def complete_stream(
+        self, messages: Any, **options: Unpack[CompleteOptions]
+    ) -> StreamingIterator:
+        """Stream every round of :meth:`complete` as one answer (seams trimmed live)."""
+        machine, round_options = self._continuation(messages, options)
+        final: list[ChatResult] = []
+
+        def run() -> ChunkGen:
+            step: Round | ChatResult = machine.start()
+            while isinstance(step, Round):
+                if step.delay:
+                    self._clock.sleep(step.delay)
+                stream = self.stream(step.messages, **self._round_options(step, round_options))
+                trimmer = machine.trimmer()
+                try:
+                    for chunk in stream:
+                        out = _visible(chunk, trimmer.feed(chunk.delta))
+                        if out is not None:
+                            yield out
+                    if tail := trimmer.flush():
+                        yield ChatStreamChunk(tail)
+                except LexiluxError as exc:
+                    step = machine.on_error(exc)
+                else:
+                    step = machine.on_result(stream.result)
+            final.append(step)
+            yield _done_chunk(step)
+
+        return StreamingIterator(run, lambda: final[0] if final else machine.merged(truncated=True))
+
+    def acomplete_stream(
+        self, messages: Any, **options: Unpack[CompleteOptions]
+    ) -> AsyncStreamingIterator:
+        """Async :meth:`complete_stream`."""
+        machine, round_options = self._continuation(messages, options)
+        final: list[ChatResult] = []
+
+        async def run() -> AsyncChunkGen:
+            step: Round | ChatResult = machine.start()
+            while isinstance(step, Round):
+                if step.delay:
+                    await self._clock.asleep(step.delay)
+                stream = self.astream(step.messages, **self._round_options(step, round_options))
+                trimmer = machine.trimmer()
+                try:
+                    async for chunk in stream:
+                        out = _visible(chunk, trimmer.feed(chunk.delta))
+                        if out is not None:
+                            yield out
+                    if tail := trimmer.flush():
+                        yield ChatStreamChunk(tail)
+                except LexiluxError as exc:
+                    step = machine.on_error(exc)
+                else:
+                    step = machine.on_result(stream.result)
+            final.append(step)
+            yield _done_chunk(step)
+
+        return AsyncStreamingIterator(
+            run, lambda: final[0] if final else machine.merged(truncated=True)
+        )
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -257,3 +377,16 @@ class Chat:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _visible(chunk: ChatStreamChunk, text: str) -> ChatStreamChunk | None:
+    """A round's chunk as the caller of a continuing stream sees it (round ends are hidden)."""
+    if chunk.done or not (text or chunk.reasoning_content):
+        return None
+    return ChatStreamChunk(text, False, None, chunk.usage, [], chunk.reasoning_content, chunk.raw)
+
+
+def _done_chunk(result: ChatResult) -> ChatStreamChunk:
+    return ChatStreamChunk(
+        "", True, result.finish_reason, result.usage, list(result.tool_calls), None, None
+    )

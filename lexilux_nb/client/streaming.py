@@ -1,63 +1,43 @@
-"""Stream iterators: a thin loop that moves events from httpx into the accumulator.
+"""Stream iterators: thin loops that move events from httpx into the accumulator.
 
-Both open lazily on first use (``await chat.astream(...)`` opens eagerly), close their
-connection when exhausted, on ``close()`` and on error, and expose ``.result``: everything
-accumulated so far, equal to the non-streaming answer once the stream has ended.
+``StreamingIterator`` and ``AsyncStreamingIterator`` wrap any chunk generator (one request, or
+the rounds of a continuation) and expose ``.result``: everything accumulated so far, equal to
+the non-streaming answer once the stream has ended. They open lazily on first use
+(``await chat.astream(...)`` opens eagerly) and close their connection when exhausted, on
+``close()`` and on error.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
 from typing import Any
 
 import httpx
-from httpx_sse import ServerSentEvent
 
 from .accumulate import StreamAccumulator
 from .errors import error_from_transport
 from .models import ChatResult, ChatStreamChunk
 from .transport import OpenedStream
 
+ChunkGen = Generator[ChatStreamChunk, None, None]
+AsyncChunkGen = AsyncGenerator[ChatStreamChunk, None]
 
-class _StreamBase:
-    def __init__(self, accumulator: StreamAccumulator, secrets: tuple[str, ...]) -> None:
-        self._acc = accumulator
-        self._secrets = secrets
-        self._opened: OpenedStream | None = None
+
+class StreamingIterator:
+    """``for chunk in chat.stream(...)``; also a context manager that closes the connection."""
+
+    def __init__(self, run: Callable[[], ChunkGen], result: Callable[[], ChatResult]) -> None:
+        self._run = run
+        self._result = result
+        self._gen: ChunkGen | None = None
         self._closed = False
+        self.done = False
 
     @property
     def result(self) -> ChatResult:
         """What has arrived so far; after the end, the whole answer."""
-        return self._acc.result()
-
-    @property
-    def done(self) -> bool:
-        return self._acc.finished
-
-    def _steps(self, sse: ServerSentEvent | None) -> ChatStreamChunk | None:
-        """Feed one event (``None`` = bytes ran out); the caller yields what comes back."""
-        if sse is None:
-            return self._acc.end_of_stream()
-        return self._acc.feed(sse.event, sse.data)
-
-    def _on_transport_error(self, exc: httpx.TransportError) -> ChatStreamChunk | None:
-        """A broken connection after the answer finished is harmless; before, it interrupts."""
-        return self._acc.end_of_stream(error_from_transport(exc, self._secrets))
-
-
-class StreamingIterator(_StreamBase):
-    """``for chunk in chat.stream(...)``; also a context manager that closes the connection."""
-
-    def __init__(
-        self,
-        opener: Callable[[], OpenedStream],
-        accumulator: StreamAccumulator,
-        secrets: tuple[str, ...] = (),
-    ) -> None:
-        super().__init__(accumulator, secrets)
-        self._opener = opener
-        self._gen: Generator[ChatStreamChunk, None, None] | None = None
+        return self._result()
 
     def __iter__(self) -> Iterator[ChatStreamChunk]:
         return self
@@ -67,43 +47,15 @@ class StreamingIterator(_StreamBase):
             if self._closed:
                 raise StopIteration
             self._gen = self._run()
-        return next(self._gen)
-
-    def _run(self) -> Generator[ChatStreamChunk, None, None]:
-        opened = self._opened = self._opener()
-        try:
-            if opened.json_body is not None:
-                chunk = self._acc.feed_json_body(opened.json_body)
-                if chunk is not None:
-                    yield chunk
-                yield self._acc.finish()
-                return
-            events: Any = opened.events
-            sse = opened.first
-            while True:
-                chunk = self._steps(sse)
-                if chunk is not None:
-                    yield chunk
-                if sse is None or self._acc.finished:
-                    return
-                try:
-                    sse = next(events, None)
-                except httpx.TransportError as exc:
-                    chunk = self._on_transport_error(exc)
-                    if chunk is not None:
-                        yield chunk
-                    return
-        finally:
-            opened.response.close()
-            self._closed = True
+        chunk = next(self._gen)
+        self.done = chunk.done
+        return chunk
 
     def close(self) -> None:
         """Stop reading and free the connection; ``result`` keeps what arrived."""
         self._closed = True
         if self._gen is not None:
             self._gen.close()
-        elif self._opened is not None:
-            self._opened.response.close()
 
     def __enter__(self) -> StreamingIterator:
         return self
@@ -112,73 +64,51 @@ class StreamingIterator(_StreamBase):
         self.close()
 
 
-class AsyncStreamingIterator(_StreamBase):
+class AsyncStreamingIterator:
     """``async for c in chat.astream(...)``, or ``async for c in await chat.astream(...)``."""
 
-    def __init__(
-        self,
-        opener: Callable[[], Awaitable[OpenedStream]],
-        accumulator: StreamAccumulator,
-        secrets: tuple[str, ...] = (),
-    ) -> None:
-        super().__init__(accumulator, secrets)
-        self._opener = opener
-        self._agen: AsyncIterator[ChatStreamChunk] | None = None
+    def __init__(self, run: Callable[[], AsyncChunkGen], result: Callable[[], ChatResult]) -> None:
+        self._run = run
+        self._result = result
+        self._gen: AsyncChunkGen | None = None
+        self._peeked: list[ChatStreamChunk] = []
+        self._closed = False
+        self.done = False
+
+    @property
+    def result(self) -> ChatResult:
+        return self._result()
 
     def __await__(self) -> Generator[Any, None, AsyncStreamingIterator]:
-        return self._open_eagerly().__await__()
+        return self._open().__await__()
 
-    async def _open_eagerly(self) -> AsyncStreamingIterator:
-        if self._opened is None and not self._closed:
-            self._opened = await self._opener()
+    async def _open(self) -> AsyncStreamingIterator:
+        """Connect and read the first chunk now, so errors surface at ``await``."""
+        if self._gen is None and not self._closed:
+            with contextlib.suppress(StopAsyncIteration):
+                self._peeked.append(await self.__anext__())
         return self
 
     def __aiter__(self) -> AsyncStreamingIterator:
         return self
 
     async def __anext__(self) -> ChatStreamChunk:
-        if self._agen is None:
+        if self._peeked:
+            return self._peeked.pop()
+        if self._gen is None:
             if self._closed:
                 raise StopAsyncIteration
-            self._agen = self._run()
-        return await self._agen.__anext__()
-
-    async def _run(self) -> AsyncIterator[ChatStreamChunk]:
-        opened = self._opened or await self._opener()
-        self._opened = opened
-        try:
-            if opened.json_body is not None:
-                chunk = self._acc.feed_json_body(opened.json_body)
-                if chunk is not None:
-                    yield chunk
-                yield self._acc.finish()
-                return
-            events: Any = opened.events
-            sse = opened.first
-            while True:
-                chunk = self._steps(sse)
-                if chunk is not None:
-                    yield chunk
-                if sse is None or self._acc.finished:
-                    return
-                try:
-                    sse = await anext(events, None)
-                except httpx.TransportError as exc:
-                    chunk = self._on_transport_error(exc)
-                    if chunk is not None:
-                        yield chunk
-                    return
-        finally:
-            await opened.response.aclose()
-            self._closed = True
+            self._gen = self._run()
+        chunk = await self._gen.__anext__()
+        self.done = chunk.done
+        return chunk
 
     async def aclose(self) -> None:
         """Stop reading and free the connection; ``result`` keeps what arrived."""
         self._closed = True
-        if self._agen is not None:
-            await self._agen.aclose()  # type: ignore[attr-defined]
-        elif self._opened is not None:
-            await self._opened.response.aclose()
+        self._peeked.clear()
+        if self._gen is not None:
+            await self._gen.aclose()
 
     close = aclose
 
@@ -187,3 +117,76 @@ class AsyncStreamingIterator(_StreamBase):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _transport_failure(
+    acc: StreamAccumulator, exc: httpx.TransportError, secrets: tuple[str, ...]
+) -> ChatStreamChunk | None:
+    """A broken connection after the answer finished is harmless; before, it interrupts."""
+    return acc.end_of_stream(error_from_transport(exc, secrets))
+
+
+def single_stream(
+    opener: Callable[[], OpenedStream], acc: StreamAccumulator, secrets: tuple[str, ...]
+) -> ChunkGen:
+    """The chunks of one streamed request."""
+    opened = opener()
+    try:
+        if opened.json_body is not None:
+            chunk = acc.feed_json_body(opened.json_body)
+            if chunk is not None:
+                yield chunk
+            yield acc.finish()
+            return
+        events: Any = opened.events
+        sse = opened.first
+        while sse is not None:
+            chunk = acc.feed(sse.event, sse.data)
+            if chunk is not None:
+                yield chunk
+            if acc.finished:
+                return
+            try:
+                sse = next(events, None)
+            except httpx.TransportError as exc:
+                chunk = _transport_failure(acc, exc, secrets)
+                break
+        else:
+            chunk = acc.end_of_stream()
+        if chunk is not None:
+            yield chunk
+    finally:
+        opened.response.close()
+
+
+async def asingle_stream(
+    opener: Callable[[], Awaitable[OpenedStream]], acc: StreamAccumulator, secrets: tuple[str, ...]
+) -> AsyncChunkGen:
+    """Async twin of :func:`single_stream`."""
+    opened = await opener()
+    try:
+        if opened.json_body is not None:
+            chunk = acc.feed_json_body(opened.json_body)
+            if chunk is not None:
+                yield chunk
+            yield acc.finish()
+            return
+        events: Any = opened.events
+        sse = opened.first
+        while sse is not None:
+            chunk = acc.feed(sse.event, sse.data)
+            if chunk is not None:
+                yield chunk
+            if acc.finished:
+                return
+            try:
+                sse = await anext(events, None)
+            except httpx.TransportError as exc:
+                chunk = _transport_failure(acc, exc, secrets)
+                break
+        else:
+            chunk = acc.end_of_stream()
+        if chunk is not None:
+            yield chunk
+    finally:
+        await opened.response.aclose()
