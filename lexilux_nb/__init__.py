@@ -38,6 +38,21 @@ from .client.models import (
 from .client.options import ChatParams
 from .client.streaming import AsyncStreamingIterator, StreamingIterator
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext lexilux_nb``."""
+    from .notebook.extension import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    """``%unload_ext lexilux_nb``."""
+    from .notebook.extension import unload
+
+    unload(ipython)
+
+
 __all__ = [
     "APIError",
     "AsyncStreamingIterator",
@@ -67,4 +82,6 @@ __all__ = [
     "Usage",
     "ValidationError",
     "__version__",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]

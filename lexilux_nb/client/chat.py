@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -302,6 +303,7 @@ class Chat:
         """Stream every round of :meth:`complete` as one answer (seams trimmed live)."""
         machine, round_options = self._continuation(messages, options)
         final: list[ChatResult] = []
+        shown: list[str] = []
 
         def run() -> ChunkGen:
             step: Round | ChatResult = machine.start()
@@ -314,8 +316,10 @@ class Chat:
                     for chunk in stream:
                         out = _visible(chunk, trimmer.feed(chunk.delta))
                         if out is not None:
+                            shown.append(out.delta)
                             yield out
                     if tail := trimmer.flush():
+                        shown.append(tail)
                         yield ChatStreamChunk(tail)
                 except LexiluxError as exc:
                     step = machine.on_error(exc)
@@ -324,7 +328,7 @@ class Chat:
             final.append(step)
             yield _done_chunk(step)
 
-        return StreamingIterator(run, lambda: final[0] if final else machine.merged(truncated=True))
+        return StreamingIterator(run, lambda: final[0] if final else _so_far(machine, shown))
 
     def acomplete_stream(
         self, messages: Any, **options: Unpack[CompleteOptions]
@@ -332,6 +336,7 @@ class Chat:
         """Async :meth:`complete_stream`."""
         machine, round_options = self._continuation(messages, options)
         final: list[ChatResult] = []
+        shown: list[str] = []
 
         async def run() -> AsyncChunkGen:
             step: Round | ChatResult = machine.start()
@@ -344,8 +349,10 @@ class Chat:
                     async for chunk in stream:
                         out = _visible(chunk, trimmer.feed(chunk.delta))
                         if out is not None:
+                            shown.append(out.delta)
                             yield out
                     if tail := trimmer.flush():
+                        shown.append(tail)
                         yield ChatStreamChunk(tail)
                 except LexiluxError as exc:
                     step = machine.on_error(exc)
@@ -354,9 +361,7 @@ class Chat:
             final.append(step)
             yield _done_chunk(step)
 
-        return AsyncStreamingIterator(
-            run, lambda: final[0] if final else machine.merged(truncated=True)
-        )
+        return AsyncStreamingIterator(run, lambda: final[0] if final else _so_far(machine, shown))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -384,6 +389,11 @@ def _visible(chunk: ChatStreamChunk, text: str) -> ChatStreamChunk | None:
     if chunk.done or not (text or chunk.reasoning_content):
         return None
     return ChatStreamChunk(text, False, None, chunk.usage, [], chunk.reasoning_content, chunk.raw)
+
+
+def _so_far(machine: Continuation, shown: list[str]) -> ChatResult:
+    """A continuing stream's result before it ends: every round so far, as shown."""
+    return replace(machine.merged(truncated=True), text="".join(shown))
 
 
 def _done_chunk(result: ChatResult) -> ChatStreamChunk:

@@ -177,7 +177,9 @@ class ChatHistory(Sequence[Message]):
                 f"ChatHistory; got {type(messages).__name__}"
             )
         items = list(messages)
-        return cls(system, [{"role": "user", "content": m} if isinstance(m, str) else m for m in items])
+        return cls(
+            system, [{"role": "user", "content": m} if isinstance(m, str) else m for m in items]
+        )
 
     # -- system prompt -------------------------------------------------------------------------
 
@@ -350,6 +352,25 @@ class ChatHistory(Sequence[Message]):
         if start < len(self._messages):
             spans.append((start, len(self._messages)))
         return spans
+
+    def round_spans(self) -> list[tuple[int, int]]:
+        """``(start, stop)`` message positions of each round, in order."""
+        return self._spans()
+
+    def find_round(self, **metadata: Any) -> tuple[int, int] | None:
+        """The span of the last round whose first message carries all of ``metadata``."""
+        for start, stop in reversed(self._spans()):
+            meta = self._meta[start]
+            if all(meta.get(k) == v for k, v in metadata.items()):
+                return start, stop
+        return None
+
+    def splice(self, start: int, stop: int, other: ChatHistory) -> None:
+        """Replace messages ``start:stop`` in place with ``other``'s messages and metadata."""
+        if not 0 <= start <= stop <= len(self._messages):
+            raise ValidationError(f"splice range {start}:{stop} is outside 0:{len(self._messages)}")
+        self._messages[start:stop] = copy.deepcopy(other._messages)
+        self._meta[start:stop] = copy.deepcopy(other._meta)
 
     def rounds(self) -> list[list[Message]]:
         """The messages grouped into rounds (copies)."""
