@@ -1,0 +1,142 @@
+"""Magic-line options, declared once with IPython's ``magic_arguments``.
+
+``%chat?`` shows them; a mistake raises ``UsageError`` with the usage line. The line form
+``%chat [options] prompt`` keeps the prompt exactly as typed (quotes and apostrophes included):
+options are read from the front of the line and the rest is the prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import argument, magic_arguments
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "off", "on")
+FORMATS = ("markdown", "text", "code", "json")
+
+_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (("-m", "--model"), {"help": "Model name for this call."}),
+    (("-s", "--system"), {"help": "System prompt for this call (sent first)."}),
+    (("-t", "--temperature"), {"type": float, "help": "Sampling temperature, 0 to 2."}),
+    (("--max-tokens",), {"type": int, "help": "Cap on the answer's length in tokens."}),
+    (("--top-p",), {"type": float, "help": "Nucleus sampling, 0 to 1."}),
+    (("--stop",), {"action": "append", "help": "Stop sequence (repeatable)."}),
+    (("-H", "--history"), {"help": "Name of the ChatHistory variable (default chat_history)."}),
+    (("--new",), {"action": "store_true", "help": "Clear that history before this turn."}),
+    (("--no-history",), {"action": "store_true", "help": "Send only this prompt; keep no turn."}),
+    (("-o", "--out"), {"help": "Also bind the ChatResult to this variable."}),
+    (("--format",), {"choices": FORMATS, "default": "markdown", "help": "How to show the answer."}),
+    (("--no-stream",), {"action": "store_true", "help": "Wait for the whole answer."}),
+    (
+        ("--reasoning",),
+        {"nargs": "?", "const": "on", "help": "Ask for reasoning, optionally an effort level."},
+    ),
+    (("--param",), {"action": "append", "metavar": "KEY=VALUE", "help": "Extra body field."}),
+    (("--base-url",), {"help": "Endpoint for this call (…/v1)."}),
+    (("--api-key-env",), {"help": "Environment variable holding the API key."}),
+    (("--dry-run",), {"action": "store_true", "help": "Show the request; send nothing."}),
+    (("--no-interpolate",), {"action": "store_true", "help": "Leave {name} placeholders as is."}),
+]
+_COMPLETE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (("--max-continues",), {"type": int, "default": None, "help": "Continuation rounds (5)."}),
+]
+_TAKES_VALUE = {
+    flag: kwargs.get("nargs")
+    for flags, kwargs in _OPTIONS + _COMPLETE_OPTIONS
+    for flag in flags
+    if kwargs.get("action") not in ("store_true",)
+}
+_FLAGS = {flag for flags, _ in _OPTIONS + _COMPLETE_OPTIONS for flag in flags}
+_TOKEN = re.compile(r"""\s*((?:"[^"]*"|'[^']*'|[^\s"']|["'])+)""")
+
+
+def _decorate(func: F, options: list[tuple[tuple[str, ...], dict[str, Any]]]) -> F:
+    for flags, kwargs in reversed(options):
+        func = argument(*flags, **kwargs)(func)
+    decorated: F = magic_arguments()(func)
+    return decorated
+
+
+def chat_arguments(func: F) -> F:
+    """The options of ``%chat`` / ``%%chat``."""
+    return _decorate(func, _OPTIONS)
+
+
+def complete_arguments(func: F) -> F:
+    """The options of ``%chat_complete``: those of ``%chat`` plus ``--max-continues``."""
+    return _decorate(func, _OPTIONS + _COMPLETE_OPTIONS)
+
+
+def split_line(line: str) -> tuple[str, str]:
+    """(options, prompt) of a line magic: options first, the untouched rest is the prompt."""
+    pos = 0
+    expect_value: object = False
+    while True:
+        match = _TOKEN.match(line, pos)
+        if match is None:
+            return line, ""
+        token = match.group(1)
+        if expect_value is not False:
+            if expect_value == "?" and token not in REASONING_EFFORTS:
+                return line[:pos], line[pos:].strip()
+            pos, expect_value = match.end(), False
+            continue
+        if token == "--":
+            return line[:pos], line[match.end() :].strip()
+        flag = token.split("=", 1)[0]
+        if flag not in _FLAGS:
+            return line[:pos], line[pos:].strip()
+        pos = match.end()
+        if flag in _TAKES_VALUE and "=" not in token:
+            expect_value = _TAKES_VALUE[flag]
+
+
+def parse(magic: Callable[..., Any], options: str) -> Any:
+    """Parse ``options`` with the magic's parser; errors become ``UsageError``."""
+    try:
+        argv = shlex.split(options)
+    except ValueError as exc:
+        raise UsageError(f"could not read the options {options!r}: {exc}") from None
+    args = magic.parser.parse_args(argv)  # type: ignore[attr-defined]
+    if args.history is not None and not args.history.isidentifier():
+        raise UsageError(f"-H/--history needs a Python variable name, got {args.history!r}")
+    if args.out is not None and not args.out.isidentifier():
+        raise UsageError(f"-o/--out needs a Python variable name, got {args.out!r}")
+    if args.reasoning is not None and args.reasoning not in REASONING_EFFORTS:
+        raise UsageError(
+            f"--reasoning takes one of {', '.join(REASONING_EFFORTS)}, got {args.reasoning!r}"
+        )
+    args.extra = parse_params(args.param or [])
+    return args
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``--param KEY=VALUE``: VALUE is JSON when it parses as JSON, else a string."""
+    extra: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--param takes KEY=VALUE, got {item!r}")
+        try:
+            extra[key.strip()] = json.loads(raw)
+        except ValueError:
+            extra[key.strip()] = raw
+    return extra
+
+
+def reasoning_setting(value: str | None) -> bool | str | None:
+    """Map ``--reasoning [EFFORT]`` onto the client's ``reasoning=`` option."""
+    if value is None:
+        return None
+    if value in ("on",):
+        return True
+    if value in ("off", "none"):
+        return False
+    return value

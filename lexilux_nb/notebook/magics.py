@@ -1,0 +1,274 @@
+"""``%%chat``, ``%chat_complete``, ``%chat_config`` and ``%chat_history``: thin IPython magics.
+
+Configuration is traitlets (``%config ChatMagics.model = "..."`` or ``ipython_config.py``);
+parsing is ``magic_arguments``; the work is done by :mod:`.session` and :mod:`.views`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.display import display
+from traitlets import Bool, Float, Int, Unicode
+
+from ..client.chat import Chat
+from ..client.errors import LexiluxError, mask_secret
+from . import arguments
+from .config import Endpoint, resolve_endpoint
+from .errors import ChatCellError, describe_error
+from .history_magic import history_command
+from .interpolate import interpolate
+from .session import DEFAULT_HISTORY, Exchange, Turn, get_history
+from .views import TerminalView, WidgetView
+
+CONFIGURABLE = (
+    "base_url",
+    "model",
+    "api_key_env",
+    "provider",
+    "system",
+    "temperature",
+    "max_tokens",
+    "max_continues",
+    "timeout",
+    "history",
+    "stream",
+    "interpolate",
+    "update_interval",
+)
+
+
+@magics_class
+class ChatMagics(Magics):
+    """Chat with an OpenAI-compatible model from cells."""
+
+    base_url = Unicode(None, allow_none=True, help="Endpoint, e.g. https://api.openai.com/v1").tag(
+        config=True
+    )
+    model = Unicode(None, allow_none=True, help="Default model name.").tag(config=True)
+    api_key_env = Unicode(
+        None, allow_none=True, help="Name of the environment variable holding the API key."
+    ).tag(config=True)
+    provider = Unicode(None, allow_none=True, help="Provider (detected from the URL).").tag(
+        config=True
+    )
+    system = Unicode(None, allow_none=True, help="Default system prompt.").tag(config=True)
+    temperature = Float(None, allow_none=True, help="Default temperature.").tag(config=True)
+    max_tokens = Int(None, allow_none=True, help="Default max_tokens.").tag(config=True)
+    max_continues = Int(5, help="Continuation rounds for %chat_complete.").tag(config=True)
+    timeout = Float(300.0, help="Seconds to wait for the server (per read).").tag(config=True)
+    history = Unicode(DEFAULT_HISTORY, help="Default ChatHistory variable name.").tag(config=True)
+    stream = Bool(True, help="Stream answers live.").tag(config=True)
+    interpolate = Bool(True, help="Fill {name} placeholders from the namespace.").tag(config=True)
+    update_interval = Float(0.05, help="Seconds between live view updates.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._chat: Chat | None = None
+        self._chat_key: tuple[Any, ...] | None = None
+
+    def close(self) -> None:
+        """Close the shared client (on ``%unload_ext``)."""
+        if self._chat is not None:
+            self._chat.close()
+            self._chat = None
+
+    # -- shared client ---------------------------------------------------------------------
+
+    def endpoint(self, args: Any = None) -> Endpoint:
+        return resolve_endpoint(
+            os.environ,
+            line_base_url=getattr(args, "base_url", None),
+            line_model=getattr(args, "model", None),
+            line_api_key_env=getattr(args, "api_key_env", None),
+            base_url=self.base_url,
+            model=self.model,
+            api_key_env=self.api_key_env,
+        )
+
+    def client(self, endpoint: Endpoint) -> Chat:
+        """One ``Chat`` per kernel, rebuilt only when its connection settings change."""
+        base_url = endpoint.base_url.value
+        if base_url is None:
+            from ..local import ensure_local_endpoint
+
+            base_url = ensure_local_endpoint(announce=print)
+        key = (base_url, endpoint.api_key.value, self.provider, self.timeout)
+        if self._chat is None or self._chat_key != key:
+            if self._chat is not None:
+                self._chat.close()
+            self._chat = Chat(
+                base_url=base_url,
+                api_key=endpoint.api_key.value,
+                model=endpoint.model.value,
+                provider=self.provider or None,
+                read_timeout_s=self.timeout,
+                connect_timeout_s=10.0,
+            )
+            self._chat_key = key
+        self._chat.model = endpoint.model.value
+        return self._chat
+
+    # -- the chat magics -------------------------------------------------------------------
+
+    @no_var_expand
+    @arguments.chat_arguments
+    @line_cell_magic
+    def chat(self, line: str, cell: str | None = None) -> None:
+        """Ask the model: ``%%chat [options]`` (cell = prompt) or ``%chat [options] prompt``."""
+        self._run(self.chat, line, cell, complete=False)
+
+    @no_var_expand
+    @arguments.complete_arguments
+    @line_cell_magic
+    def chat_complete(self, line: str, cell: str | None = None) -> None:
+        """Like ``%%chat``, but an answer cut off by ``max_tokens`` is continued until complete."""
+        self._run(self.chat_complete, line, cell, complete=True)
+
+    def _run(self, magic: Any, line: str, cell: str | None, *, complete: bool) -> None:
+        options_text, prompt = (
+            (line, cell or "") if cell is not None else arguments.split_line(line)
+        )
+        args = arguments.parse(magic, options_text)
+        if not prompt.strip():
+            raise UsageError("no prompt: write it after the options, or in the cell body")
+        ns = self.shell.user_ns
+        interpolating = self.interpolate and not args.no_interpolate
+        prompt = interpolate(prompt, ns) if interpolating else prompt
+        endpoint = self.endpoint(args)
+        options = self._options(args)
+        history = None
+        if not args.no_history:
+            history = get_history(ns, args.history or self.history)
+            if args.new:
+                history.clear()
+        turn = Turn(prompt, history, cell_id=self._cell_id())
+        if args.dry_run:
+            self._dry_run(endpoint, turn, options)
+            return
+        settings = None
+        if complete:
+            max_continues = args.max_continues
+            if max_continues is None:
+                max_continues = self.max_continues
+            settings = {"max_continues": max_continues, "ensure_complete": False}
+        try:
+            chat = self.client(endpoint)
+            view = self._view(args.format, settings)
+            Exchange(chat, ns, view).run(
+                turn,
+                options,
+                stream=self.stream and not args.no_stream,
+                complete=settings,
+                out=args.out,
+            )
+        except LexiluxError as exc:
+            raise ChatCellError(describe_error(exc, endpoint)) from None
+
+    def _options(self, args: Any) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "system": args.system or self.system,
+            "temperature": args.temperature if args.temperature is not None else self.temperature,
+            "max_tokens": args.max_tokens or self.max_tokens,
+            "top_p": args.top_p,
+            "stop": args.stop,
+            "reasoning": arguments.reasoning_setting(args.reasoning),
+            "extra": args.extra or None,
+        }
+        if args.model:
+            options["model"] = args.model
+        return {k: v for k, v in options.items() if v is not None}
+
+    def _view(self, fmt: str, settings: dict[str, Any] | None) -> Any:
+        if getattr(self.shell, "kernel", None) is None:
+            return TerminalView()
+        rounds = 1 + settings["max_continues"] if settings else 1
+        return WidgetView(
+            display,
+            fmt=fmt,
+            continuing=settings is not None,
+            max_rounds=rounds,
+            interval=self.update_interval,
+        )
+
+    def _cell_id(self) -> str | None:
+        kernel = getattr(self.shell, "kernel", None)
+        if kernel is None:
+            return None
+        try:
+            parent = kernel.get_parent("shell")
+        except Exception:
+            return None
+        cell_id = (parent or {}).get("metadata", {}).get("cellId")
+        return str(cell_id) if cell_id else None
+
+    def _dry_run(self, endpoint: Endpoint, turn: Turn, options: dict[str, Any]) -> None:
+        base_url = endpoint.base_url.value or "http://127.0.0.1:0/v1 (local model)"
+        probe = Chat(base_url=base_url, api_key=endpoint.api_key.value, model=endpoint.model.value)
+        try:
+            request = probe.prepare(
+                turn.prompt, stream=self.stream, history=turn.context, **options
+            )
+        except LexiluxError as exc:
+            raise ChatCellError(describe_error(exc, endpoint)) from None
+        shown = {
+            "url": request.url,
+            "headers": {
+                k: (mask_secret(endpoint.api_key.value) if k == "Authorization" else v)
+                for k, v in request.headers.items()
+            },
+            "body": request.body,
+        }
+        text = json.dumps(shown, indent=2, ensure_ascii=False)
+        display({"text/plain": text, "application/json": shown}, raw=True)
+
+    # -- configuration and history ---------------------------------------------------------
+
+    @no_var_expand
+    @line_magic
+    def chat_config(self, line: str) -> None:
+        """``%chat_config key=value ...`` sets defaults; with no argument, shows every setting."""
+        if not line.strip():
+            self._show_config()
+            return
+        for item in line.split():
+            name, sep, raw = item.partition("=")
+            if not sep or name not in CONFIGURABLE:
+                raise UsageError(
+                    f"%chat_config takes key=value with key one of {', '.join(CONFIGURABLE)}; "
+                    f"got {item!r} (the API key is read from the variable named by api_key_env)"
+                )
+            try:
+                setattr(self, name, _convert(self.traits()[name], raw))
+            except Exception as exc:
+                raise UsageError(f"%chat_config {name}: {exc}") from None
+
+    def _show_config(self) -> None:
+        endpoint = self.endpoint()
+        rows = endpoint.describe()
+        rows += [(name, repr(getattr(self, name)), "ChatMagics") for name in CONFIGURABLE[3:]]
+        width = max(len(r[0]) for r in rows)
+        text = "\n".join(f"{n:<{width}}  {v}  ({s})" for n, v, s in rows)
+        print(text)
+
+    @line_magic
+    def chat_history(self, line: str) -> None:
+        """Show, clear, pop, save, load or list chat histories (``%chat_history --help``)."""
+        history_command(self.shell.user_ns, line, default=self.history)
+
+
+def _convert(trait: Any, raw: str) -> Any:
+    """A ``%chat_config`` value as the trait's type; ``none`` or empty resets to None."""
+    if raw.lower() in ("", "none"):
+        return None
+    if isinstance(trait, Bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(trait, Int):
+        return int(raw)
+    if isinstance(trait, Float):
+        return float(raw)
+    return raw

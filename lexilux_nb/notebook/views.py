@@ -1,0 +1,176 @@
+"""Where an answer appears while it streams: a widget in a notebook, plain text in a terminal.
+
+The widget view streams throttled, incremental HTML into an ipywidgets ``HTML``; when the answer
+ends, its display is *replaced* (same display id) by an ordinary, inert output bundle
+(``text/html`` + ``text/markdown`` + ``text/plain``), so saved notebooks, nbconvert and GitHub
+show the answer and no widget state is needed after a reload.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+from typing import IO, Any
+
+from ..client.continuation import ContinueProgress
+from ..client.models import ChatResult, ChatStreamChunk
+from ..markdown import escape_markdown_html, render_markdown, wrap_answer
+from .progress import ContinuationProgress
+from .render import StreamRenderer
+
+FOOTER_STYLE = "color:#6b7280;font-size:0.85em;margin-top:0.4em"
+
+
+def _fenced(text: str, lang: str = "") -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def _strip_fence(text: str) -> str:
+    """The body of an answer that is one fenced block, else the answer."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```"):
+        body = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        return body.rsplit("```", 1)[0].rstrip("\n")
+    return text
+
+
+def as_markdown(text: str, fmt: str) -> str:
+    """The answer as markdown source for the chosen ``--format``."""
+    if fmt == "text":
+        return _fenced(text, "text")
+    if fmt == "code":
+        return _fenced(_strip_fence(text))
+    if fmt == "json":
+        body = _strip_fence(text)
+        try:
+            body = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        except ValueError:
+            return _fenced(text, "text")
+        return _fenced(body, "json")
+    return text
+
+
+def _reasoning_html(reasoning: str | None) -> str:
+    if not reasoning:
+        return ""
+    return (
+        "<details><summary>Reasoning</summary>"
+        f"<div style='opacity:0.8'>{render_markdown(reasoning)}</div></details>"
+    )
+
+
+def answer_bundle(
+    result: ChatResult, footer: str, fmt: str = "markdown", note: str = ""
+) -> dict[str, str]:
+    """The persisted output: safe HTML, escaped markdown and plain text."""
+    source = as_markdown(result.text, fmt)
+    foot = f"{note} {footer}".strip()
+    body = _reasoning_html(result.reasoning) + render_markdown(source)
+    body += f"<div class='lexilux-footer' style='{FOOTER_STYLE}'>{html.escape(foot)}</div>"
+    markdown = escape_markdown_html(source) + f"\n\n*{escape_markdown_html(foot)}*"
+    return {"text/html": wrap_answer(body), "text/markdown": markdown, "text/plain": result.text}
+
+
+class WidgetView:
+    """Live HTML widget, then a static output in its place."""
+
+    def __init__(
+        self,
+        display: Any,
+        *,
+        fmt: str = "markdown",
+        continuing: bool = False,
+        max_rounds: int = 1,
+        interval: float = 0.05,
+    ) -> None:
+        import ipywidgets as widgets
+
+        self._fmt = fmt
+        self._renderer = StreamRenderer(interval=interval)
+        self._reasoning: list[str] = []
+        self.html = widgets.HTML(value=wrap_answer("<em style='color:#6b7280'>…</em>"))
+        self.progress_widget = ContinuationProgress(max_rounds) if continuing else None
+        children = [self.html] + ([self.progress_widget.widget] if self.progress_widget else [])
+        self.box = widgets.VBox(children)
+        self._handle = display(self.box, display_id=True)
+
+    def chunk(self, chunk: ChatStreamChunk) -> None:
+        if chunk.reasoning_content:
+            self._reasoning.append(chunk.reasoning_content)
+        if self._fmt != "markdown" and chunk.delta:
+            self._renderer.feed(chunk.delta)  # shown raw until the end, as text
+            return
+        rendered = self._renderer.feed(chunk.delta) if chunk.delta else None
+        if rendered is not None:
+            self.html.value = wrap_answer(_reasoning_html("".join(self._reasoning)) + rendered)
+
+    def progress(self, event: ContinueProgress) -> None:
+        if self.progress_widget is not None:
+            self.progress_widget.update(event)
+
+    def _end(self, result: ChatResult, footer: str, note: str = "") -> None:
+        self._renderer.finish()
+        bundle = answer_bundle(result, footer, self._fmt, note)
+        if self.progress_widget is not None:
+            bundle["text/html"] = self.progress_widget.final_html(result) + bundle["text/html"]
+            self.progress_widget.close()
+        self._handle.update(bundle, raw=True)
+        self.html.close()
+        self.box.close()
+
+    def finish(self, result: ChatResult, footer: str) -> None:
+        self._end(result, footer)
+
+    def interrupted(self, partial: ChatResult, footer: str) -> None:
+        self._end(partial, footer, "⏹ interrupted ·")
+
+    def failed(self, partial: ChatResult | None) -> None:
+        if partial is not None and partial.text:
+            self._end(partial, "", "⚠ failed; partial answer ·")
+        else:
+            self._handle.update({"text/plain": ""}, raw=True)
+            self.box.close()
+
+
+class TerminalView:
+    """Plain text to a stream (terminal IPython): no widgets, no object placeholders."""
+
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self._out = out or sys.stdout
+        self._in_reasoning = False
+        self._wrote = False
+
+    def _write(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
+        self._wrote = True
+
+    def chunk(self, chunk: ChatStreamChunk) -> None:
+        if chunk.reasoning_content:
+            if not self._in_reasoning:
+                self._write("[reasoning] ")
+                self._in_reasoning = True
+            self._write(chunk.reasoning_content)
+        if chunk.delta:
+            if self._in_reasoning:
+                self._write("\n[answer]\n")
+                self._in_reasoning = False
+            self._write(chunk.delta)
+
+    def progress(self, event: ContinueProgress) -> None:
+        if not event.done:
+            self._write(f"\n[continuing: round {event.round + 1} of {event.max_rounds}]\n")
+
+    def finish(self, result: ChatResult, footer: str) -> None:
+        self._write(f"\n— {footer}\n")
+
+    def interrupted(self, partial: ChatResult, footer: str) -> None:
+        self._write(f"\n[interrupted] — {footer}\n")
+
+    def failed(self, partial: ChatResult | None) -> None:
+        if self._wrote:
+            self._write("\n")
