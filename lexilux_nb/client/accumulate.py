@@ -59,6 +59,7 @@ class StreamAccumulator:
         self.id: str | None = None
         self.events = 0
         self.finished = False  # the done chunk was produced
+        self.interrupted = False  # the bytes ran out before the answer was finished
 
     # -- feeding -----------------------------------------------------------------------------
 
@@ -194,12 +195,13 @@ class StreamAccumulator:
         if self.finish_reason is not None:
             return self.finish()
         reason = f": {cause}" if cause else ""
+        self.interrupted = True
         raise ChatStreamInterruptedError(
             f"the stream ended before the server finished the answer{reason} "
             f"({len(self.text)} characters received; they are kept in partial_result)",
             partial_result=self.result(interrupted=True),
             cause=cause,
-        )
+        ) from cause  # the redacted error, not the raw httpx one (it may echo the key)
 
     @property
     def text(self) -> str:
@@ -217,5 +219,5 @@ class StreamAccumulator:
             model=self.model,
             id=self.id,
             raw={"chunks": list(self._raw)} if self._keep_raw else None,
-            interrupted=interrupted,
+            interrupted=interrupted or self.interrupted,
         )

@@ -17,7 +17,13 @@ import httpx
 from .. import __version__
 from .accumulate import StreamAccumulator
 from .continuation import CompleteOptions, Continuation, Round, split_options
-from .errors import ConfigurationError, LexiluxError, ValidationError, mask_secret
+from .errors import (
+    ChatStreamInterruptedError,
+    ConfigurationError,
+    LexiluxError,
+    ValidationError,
+    mask_secret,
+)
 from .models import ChatResult, ChatStreamChunk
 from .options import ChatOptions, HistoryOptions, resolve
 from .protocol import build_body, build_messages, detect_provider, parse_completion
@@ -159,7 +165,10 @@ class Chat:
         }
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        headers.update(self._headers)
+        for name, value in self._headers.items():  # the caller's spelling wins, in any case
+            for default in [k for k in headers if k.lower() == name.lower()]:
+                del headers[default]
+            headers[name] = value
         return PreparedRequest(url, headers, body, stream, self.secrets)
 
     def _accumulator(self, options: Mapping[str, Any]) -> StreamAccumulator:
@@ -322,6 +331,9 @@ class Chat:
                         shown.append(tail)
                         yield ChatStreamChunk(tail)
                 except LexiluxError as exc:
+                    if isinstance(exc, ChatStreamInterruptedError) and (tail := trimmer.flush()):
+                        shown.append(tail)  # text held back as a possible repeat is kept
+                        yield ChatStreamChunk(tail)
                     step = machine.on_error(exc)
                 else:
                     step = machine.on_result(stream.result)
@@ -355,6 +367,9 @@ class Chat:
                         shown.append(tail)
                         yield ChatStreamChunk(tail)
                 except LexiluxError as exc:
+                    if isinstance(exc, ChatStreamInterruptedError) and (tail := trimmer.flush()):
+                        shown.append(tail)  # text held back as a possible repeat is kept
+                        yield ChatStreamChunk(tail)
                     step = machine.on_error(exc)
                 else:
                     step = machine.on_result(stream.result)

@@ -78,7 +78,35 @@ def split_options(options: Mapping[str, Any]) -> tuple[ContinueSettings, dict[st
         raise ValidationError(
             f"on_error must be 'raise' or 'return_partial', got {settings.on_error!r}"
         )
+    _check_delay(settings.continue_delay)
+    if not (isinstance(settings.continue_prompt, str) or callable(settings.continue_prompt)):
+        raise ValidationError(
+            "continue_prompt must be a string or a callable "
+            f"(count, max_count, text_so_far, original_prompt) -> str, "
+            f"got {settings.continue_prompt!r}"
+        )
+    for name in ("on_progress", "on_error_callback"):
+        hook = getattr(settings, name)
+        if hook is not None and not callable(hook):
+            raise ValidationError(f"{name} must be a callable or None, got {hook!r}")
     return settings, rest
+
+
+def _check_delay(delay: Any) -> None:
+    """A delay of seconds >= 0, or a ``(min, max)`` range with 0 <= min <= max."""
+
+    def seconds(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+    ok = (
+        seconds(delay)
+        if not isinstance(delay, tuple | list)
+        else len(delay) == 2 and all(map(seconds, delay)) and delay[0] <= delay[1]
+    )
+    if not ok:
+        raise ValidationError(
+            f"continue_delay must be seconds >= 0 or a (min, max) range, got {delay!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +206,7 @@ class Continuation:
         )
         self._rounds: list[ChatResult] = []
         self._texts: list[str] = []
+        self._interrupted = False  # a streamed round was cut mid-way (its text is kept)
 
     @property
     def text(self) -> str:
@@ -225,6 +254,7 @@ class Continuation:
             raise error
         if isinstance(error, ChatStreamInterruptedError):  # keep what was already shown
             self._texts.append(trim_seam(self.text, error.partial_result.text))
+            self._interrupted = True
         partial = self.merged(truncated=True)
         callback = self._settings.on_error_callback
         if callback is not None:
@@ -287,7 +317,7 @@ class Continuation:
             raw=None,
             continues=self.continues,
             truncated=truncated,
-            interrupted=any(r.interrupted for r in rounds),
+            interrupted=self._interrupted or any(r.interrupted for r in rounds),
         )
 
     def _progress(self, finish_reason: str | None, *, done: bool, truncated: bool = False) -> None:

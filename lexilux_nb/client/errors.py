@@ -47,8 +47,12 @@ def mask_secret(secret: str | None) -> str:
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every occurrence of each secret (and its obvious halves) in ``text``."""
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, mask_secret(secret))
+        if not secret:
+            continue
+        # a header value such as "Bearer sk-..." also hides its bare token
+        for part in (secret, secret.rpartition(" ")[2]):
+            if len(part) >= 4:
+                text = text.replace(part, mask_secret(part))
     return text
 
 
@@ -212,6 +216,8 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return None
     from datetime import datetime, timezone
 
+    if when.tzinfo is None:  # "-0000" parses to a naive datetime; HTTP dates are UTC
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 

@@ -93,10 +93,12 @@ class ToolCall:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToolCall:
         fn = data.get("function") or {}
+        arguments = fn.get("arguments") or data.get("arguments") or ""
         return cls(
             id=str(data.get("id") or ""),
             name=str(fn.get("name") or data.get("name") or ""),
-            arguments=str(fn.get("arguments") or data.get("arguments") or ""),
+            # some servers send an object; the field is JSON text (str() would give Python repr)
+            arguments=arguments if isinstance(arguments, str) else json.dumps(arguments),
             type=str(data.get("type") or "function"),
         )
 

@@ -259,11 +259,9 @@ def parse_usage(data: Any) -> Usage:
 
 
 def reasoning_of(message: Mapping[str, Any]) -> str | None:
-    """Reasoning text under either name servers use."""
-    value = message.get("reasoning_content")
-    if value is None:
-        value = message.get("reasoning")
-    return value if isinstance(value, str) else None
+    """Reasoning text under either name servers use ("" counts as none, as in streams)."""
+    value = message.get("reasoning_content") or message.get("reasoning")
+    return value if isinstance(value, str) and value else None
 
 
 def _message_text(content: Any) -> str:

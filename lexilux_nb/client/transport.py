@@ -16,7 +16,13 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
-from .errors import APIError, ConfigurationError, error_from_response, error_from_transport
+from .errors import (
+    APIError,
+    ConfigurationError,
+    error_from_response,
+    error_from_transport,
+    redact,
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,10 @@ class PreparedRequest:
     body: dict[str, Any]
     stream: bool
     secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def __repr__(self) -> str:  # the Authorization header must not reach a notebook output
+        fields = f"url={self.url!r}, headers={dict(self.headers)!r}, body={self.body!r}"
+        return redact(f"PreparedRequest({fields}, stream={self.stream!r})", self.secrets)
 
 
 @dataclass
@@ -61,6 +71,8 @@ class HttpClients:
     ) -> None:
         self._timeout = timeout
         self._proxies = proxies
+        for scheme in proxies or {}:
+            _mount_key(scheme)  # a bad key fails at Chat(...), not at the first call
         self._verify = verify
         self._sync: httpx.Client | None = None
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
