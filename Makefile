@@ -20,7 +20,7 @@ install-local:
 		echo "building llama-cpp-python $(LLAMA_VERSION) (a few minutes, once)"; \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --no-cache-dir --force-reinstall \
 			--no-deps "llama-cpp-python==$(LLAMA_VERSION)"; }
-	$(PIP) install -e '.[local]'
+	$(PIP) install -e '.[local,demo]'
 
 lint:
 	$(PYTHON) -m ruff check .

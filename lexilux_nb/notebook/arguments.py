@@ -98,22 +98,35 @@ def split_line(line: str) -> tuple[str, str]:
             expect_value = _TAKES_VALUE[flag]
 
 
+def _usage_error(magic: Callable[..., Any], message: str) -> UsageError:
+    """``message``, then the magic's usage lines and where to find the full help."""
+    parser = magic.parser  # type: ignore[attr-defined]
+    usage = parser.format_usage().lstrip(":").strip("\n")
+    return UsageError(f"{message}\n{usage}\n(%{parser.prog.lstrip('%')}? shows every option)")
+
+
 def parse(magic: Callable[..., Any], options: str) -> Any:
-    """Parse ``options`` with the magic's parser; errors become ``UsageError``."""
+    """Parse ``options`` with the magic's parser; errors become ``UsageError`` with the usage."""
     try:
         argv = shlex.split(options)
     except ValueError as exc:
-        raise UsageError(f"could not read the options {options!r}: {exc}") from None
-    args = magic.parser.parse_args(argv)  # type: ignore[attr-defined]
+        raise _usage_error(magic, f"could not read the options {options!r}: {exc}") from None
+    try:
+        args = magic.parser.parse_args(argv)  # type: ignore[attr-defined]
+    except UsageError as exc:
+        raise _usage_error(magic, str(exc)) from None
     if args.history is not None and not args.history.isidentifier():
-        raise UsageError(f"-H/--history needs a Python variable name, got {args.history!r}")
+        message = f"-H/--history needs a Python variable name, got {args.history!r}"
+        raise _usage_error(magic, message)
     if args.out is not None and not args.out.isidentifier():
-        raise UsageError(f"-o/--out needs a Python variable name, got {args.out!r}")
+        raise _usage_error(magic, f"-o/--out needs a Python variable name, got {args.out!r}")
     if args.reasoning is not None and args.reasoning not in REASONING_EFFORTS:
-        raise UsageError(
-            f"--reasoning takes one of {', '.join(REASONING_EFFORTS)}, got {args.reasoning!r}"
-        )
-    args.extra = parse_params(args.param or [])
+        message = f"--reasoning takes one of {', '.join(REASONING_EFFORTS)}, got {args.reasoning!r}"
+        raise _usage_error(magic, message)
+    try:
+        args.extra = parse_params(args.param or [])
+    except UsageError as exc:
+        raise _usage_error(magic, str(exc)) from None
     return args
 
 

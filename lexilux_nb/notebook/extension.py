@@ -13,9 +13,10 @@ from .magics import ChatMagics
 def load(shell: Any) -> ChatMagics:
     """Register the magics; ``%config ChatMagics.x = ...`` works because it is a configurable."""
     unload(shell)  # a reload replaces the old instance instead of stacking a second one
-    magics = ChatMagics(shell=shell)
+    magics = ChatMagics(shell=shell)  # Magics.__init__ already appends it to shell.configurables
     shell.register_magics(magics)
-    shell.configurables.append(magics)
+    if magics not in shell.configurables:
+        shell.configurables.append(magics)
     return magics
 
 

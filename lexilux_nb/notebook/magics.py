@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from IPython.display import display
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Float, Int, Unicode, default
 
 from ..client.chat import Chat
 from ..client.errors import LexiluxError, mask_secret
@@ -23,7 +24,7 @@ from .errors import ChatCellError, describe_error
 from .history_magic import history_command
 from .interpolate import interpolate
 from .session import DEFAULT_HISTORY, Exchange, Turn, get_history
-from .views import TerminalView, WidgetView
+from .views import TeeView, TerminalView, WidgetView
 
 CONFIGURABLE = (
     "base_url",
@@ -39,6 +40,7 @@ CONFIGURABLE = (
     "stream",
     "interpolate",
     "update_interval",
+    "echo",
 )
 
 
@@ -65,11 +67,25 @@ class ChatMagics(Magics):
     stream = Bool(True, help="Stream answers live.").tag(config=True)
     interpolate = Bool(True, help="Fill {name} placeholders from the namespace.").tag(config=True)
     update_interval = Float(0.05, help="Seconds between live view updates.").tag(config=True)
+    echo = Bool(
+        help="Also stream answers as plain text to the kernel process's stderr (headless runs); "
+        "defaults to $LEXILUX_NB_ECHO=1."
+    ).tag(config=True)
+
+    @default("echo")
+    def _echo_from_env(self) -> bool:
+        return os.environ.get("LEXILUX_NB_ECHO") == "1"
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._chat: Chat | None = None
         self._chat_key: tuple[Any, ...] | None = None
+
+    def _namespace(self) -> dict[str, Any]:
+        if self.shell is None:
+            raise UsageError("ChatMagics is not attached to an IPython shell")
+        namespace: dict[str, Any] = self.shell.user_ns
+        return namespace
 
     def close(self) -> None:
         """Close the shared client (on ``%unload_ext``)."""
@@ -130,25 +146,30 @@ class ChatMagics(Magics):
         self._run(self.chat_complete, line, cell, complete=True)
 
     def _run(self, magic: Any, line: str, cell: str | None, *, complete: bool) -> None:
-        options_text, prompt = (
-            (line, cell or "") if cell is not None else arguments.split_line(line)
-        )
+        options_text, prompt = (line, cell) if cell is not None else arguments.split_line(line)
+        prompt = prompt.strip()
         args = arguments.parse(magic, options_text)
-        if not prompt.strip():
+        if not prompt:
             raise UsageError("no prompt: write it after the options, or in the cell body")
-        ns = self.shell.user_ns
+        ns = self._namespace()
         interpolating = self.interpolate and not args.no_interpolate
-        prompt = interpolate(prompt, ns) if interpolating else prompt
         endpoint = self.endpoint(args)
         options = self._options(args)
         history = None
-        if not args.no_history:
-            history = get_history(ns, args.history or self.history)
-            if args.new:
+        try:  # an unknown {name} or a non-ChatHistory variable: a short error, no traceback
+            prompt = interpolate(prompt, ns) if interpolating else prompt
+            if not args.no_history:
+                history = get_history(ns, args.history or self.history)
+        except LexiluxError as exc:
+            raise ChatCellError(describe_error(exc, endpoint)) from None
+        if history is not None and args.new:
+            if args.dry_run:
+                history = history[:0]  # preview as if cleared; the real history is untouched
+            else:
                 history.clear()
         turn = Turn(prompt, history, cell_id=self._cell_id())
         if args.dry_run:
-            self._dry_run(endpoint, turn, options)
+            self._dry_run(endpoint, turn, options, stream=self.stream and not args.no_stream)
             return
         settings = None
         if complete:
@@ -187,13 +208,14 @@ class ChatMagics(Magics):
         if getattr(self.shell, "kernel", None) is None:
             return TerminalView()
         rounds = 1 + settings["max_continues"] if settings else 1
-        return WidgetView(
+        view = WidgetView(
             display,
             fmt=fmt,
             continuing=settings is not None,
             max_rounds=rounds,
             interval=self.update_interval,
         )
+        return TeeView(view, TerminalView(sys.__stderr__)) if self.echo else view
 
     def _cell_id(self) -> str | None:
         kernel = getattr(self.shell, "kernel", None)
@@ -206,13 +228,18 @@ class ChatMagics(Magics):
         cell_id = (parent or {}).get("metadata", {}).get("cellId")
         return str(cell_id) if cell_id else None
 
-    def _dry_run(self, endpoint: Endpoint, turn: Turn, options: dict[str, Any]) -> None:
+    def _dry_run(
+        self, endpoint: Endpoint, turn: Turn, options: dict[str, Any], *, stream: bool
+    ) -> None:
         base_url = endpoint.base_url.value or "http://127.0.0.1:0/v1 (local model)"
-        probe = Chat(base_url=base_url, api_key=endpoint.api_key.value, model=endpoint.model.value)
-        try:
-            request = probe.prepare(
-                turn.prompt, stream=self.stream, history=turn.context, **options
-            )
+        try:  # built like the shared client (same provider), so the body is the one sent
+            with Chat(
+                base_url=base_url,
+                api_key=endpoint.api_key.value,
+                model=endpoint.model.value,
+                provider=self.provider or None,
+            ) as probe:
+                request = probe.prepare(turn.prompt, stream=stream, history=turn.context, **options)
         except LexiluxError as exc:
             raise ChatCellError(describe_error(exc, endpoint)) from None
         shown = {
@@ -258,7 +285,7 @@ class ChatMagics(Magics):
     @line_magic
     def chat_history(self, line: str) -> None:
         """Show, clear, pop, save, load or list chat histories (``%chat_history --help``)."""
-        history_command(self.shell.user_ns, line, default=self.history)
+        history_command(self._namespace(), line, default=self.history)
 
 
 def _convert(trait: Any, raw: str) -> Any:

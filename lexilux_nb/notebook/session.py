@@ -178,7 +178,7 @@ class Exchange:
                 )
             else:
                 self.view.chunk(item)
-        return last if last is not None else iterator.result  # type: ignore[attr-defined, no-any-return]
+        return last if last is not None else iterator.result  # type: ignore[attr-defined]
 
     def _bind(self, result: ChatResult, out: str | None) -> None:
         self.namespace[RESULT_VARIABLE] = result

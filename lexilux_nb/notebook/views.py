@@ -1,9 +1,10 @@
 """Where an answer appears while it streams: a widget in a notebook, plain text in a terminal.
 
-The widget view streams throttled, incremental HTML into an ipywidgets ``HTML``; when the answer
-ends, its display is *replaced* (same display id) by an ordinary, inert output bundle
-(``text/html`` + ``text/markdown`` + ``text/plain``), so saved notebooks, nbconvert and GitHub
-show the answer and no widget state is needed after a reload.
+The widget view streams throttled, incremental HTML into an ipywidgets ``HTML``. When the answer
+ends, the live display is blanked (same display id) and the answer is displayed again as an
+ordinary, inert bundle (``text/html`` + ``text/markdown`` + ``text/plain``): saved notebooks,
+nbconvert and GitHub show it, no widget state is needed after a reload, and tools that ignore
+``update_display_data`` (nbval) record exactly what a saved notebook holds.
 """
 
 from __future__ import annotations
@@ -96,7 +97,16 @@ class WidgetView:
         self.progress_widget = ContinuationProgress(max_rounds) if continuing else None
         children = [self.html] + ([self.progress_widget.widget] if self.progress_widget else [])
         self.box = widgets.VBox(children)
-        self._handle = display(self.box, display_id=True)
+        self._display = display
+        live = {
+            "application/vnd.jupyter.widget-view+json": {
+                "model_id": self.box.model_id,
+                "version_major": 2,
+                "version_minor": 0,
+            },
+            "text/plain": "",  # what a widget-less reader keeps of the live view: nothing
+        }
+        self._handle = display(live, raw=True, display_id=True)
 
     def chunk(self, chunk: ChatStreamChunk) -> None:
         if chunk.reasoning_content:
@@ -118,7 +128,8 @@ class WidgetView:
         if self.progress_widget is not None:
             bundle["text/html"] = self.progress_widget.final_html(result) + bundle["text/html"]
             self.progress_widget.close()
-        self._handle.update(bundle, raw=True)
+        self._handle.update({"text/plain": ""}, raw=True)
+        self._display(bundle, raw=True)
         self.html.close()
         self.box.close()
 
@@ -174,3 +185,30 @@ class TerminalView:
     def failed(self, partial: ChatResult | None) -> None:
         if self._wrote:
             self._write("\n")
+
+
+class TeeView:
+    """Show an answer in several views at once (a notebook widget and a log, say)."""
+
+    def __init__(self, *views: Any) -> None:
+        self.views = views
+
+    def chunk(self, chunk: ChatStreamChunk) -> None:
+        for view in self.views:
+            view.chunk(chunk)
+
+    def progress(self, event: ContinueProgress) -> None:
+        for view in self.views:
+            view.progress(event)
+
+    def finish(self, result: ChatResult, footer: str) -> None:
+        for view in self.views:
+            view.finish(result, footer)
+
+    def interrupted(self, partial: ChatResult, footer: str) -> None:
+        for view in self.views:
+            view.interrupted(partial, footer)
+
+    def failed(self, partial: ChatResult | None) -> None:
+        for view in self.views:
+            view.failed(partial)

@@ -1,0 +1,67 @@
+"""``make demo``: run a notebook headless in a real kernel and keep what it produced.
+
+The notebook runs through nbclient with ``LEXILUX_NB_ECHO=1``, so every answer is also
+streamed as plain text to this terminal while it arrives; the executed notebook and an HTML
+rendering are written to ``--out`` (``build/`` by default). With no endpoint configured the
+notebook runs on the embedded local model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def run(notebook: Path, out: Path, *, timeout: int = 900, kernel: str = "python3") -> Path:
+    """Execute ``notebook``; return the path of the executed copy."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    os.environ["LEXILUX_NB_ECHO"] = "1"  # inherited by the kernel process
+    nb = nbformat.read(notebook, as_version=4)
+    started = time.monotonic()
+
+    def on_cell_execute(cell: Any, cell_index: int, **_: Any) -> None:
+        if cell.cell_type == "code" and cell.source.strip():
+            first = cell.source.strip().splitlines()[0]
+            print(f"\n\033[1mIn [{cell_index}]\033[0m {first}", file=sys.stderr, flush=True)
+
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel,
+        resources={"metadata": {"path": str(notebook.parent.resolve())}},
+        on_cell_execute=on_cell_execute,
+    )
+    client.execute()
+    out.mkdir(parents=True, exist_ok=True)
+    executed = out / notebook.name
+    nbformat.write(nb, executed)
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    executed.with_suffix(".html").write_text(html, encoding="utf-8")
+    print(
+        f"\n\nran {notebook} in {time.monotonic() - started:.0f} s; wrote {executed} "
+        f"and {executed.with_suffix('.html')}",
+        file=sys.stderr,
+    )
+    return executed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lexilux_nb.demo", description=__doc__)
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("build"))
+    parser.add_argument("--timeout", type=int, default=900, help="Seconds per cell.")
+    parser.add_argument("--kernel", default="python3")
+    args = parser.parse_args(argv)
+    run(args.notebook, args.out, timeout=args.timeout, kernel=args.kernel)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
