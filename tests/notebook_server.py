@@ -51,7 +51,7 @@ def script(request: RecordedRequest) -> Reply:
     users = [m.get("content") or "" for m in request.messages if m.get("role") == "user"]
     last = str(users[-1]) if users else ""
     text = last.lower()
-    if "cut off" in text or "story" in text:  # the story and its continuation rounds
+    if any("story" in str(u).lower() for u in users):  # the story and its continuation rounds
         return Reply(text=STORY, resume=True, model=MODEL)
     if "haiku" in text:
         return Reply(text=HAIKU, model=MODEL)

@@ -22,10 +22,9 @@ from .errors import (
 from .models import ChatResult, ToolCall, Usage
 from .options import HistoryOptions
 
-DEFAULT_CONTINUE_PROMPT = (
-    "Your previous answer was cut off. Continue exactly where it stopped, mid-sentence if "
-    "needed. Do not repeat anything already written and do not add any preamble."
-)
+# Short on purpose: small models echo their whole answer back when given a long instruction
+# (measured with SmolLM2-135M); large ones follow this one just as well.
+DEFAULT_CONTINUE_PROMPT = "Continue exactly where you stopped, without repeating anything."
 MIN_OVERLAP = 6  # shorter repeats are too likely to be legitimate text
 SEAM_WINDOW = 600  # how much of the previous tail a repeat is searched in
 PREFILL_PROVIDERS = frozenset({"anthropic", "vllm", "deepseek"})

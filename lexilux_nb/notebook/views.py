@@ -91,8 +91,8 @@ class WidgetView:
         import ipywidgets as widgets
 
         self._fmt = fmt
-        self._renderer = StreamRenderer(interval=interval)
-        self._reasoning: list[str] = []
+        self._renderer = StreamRenderer(interval=interval, wrap=False)
+        self._opened_fence = False
         self.html = widgets.HTML(value=wrap_answer("<em style='color:#6b7280'>…</em>"))
         self.progress_widget = ContinuationProgress(max_rounds) if continuing else None
         children = [self.html] + ([self.progress_widget.widget] if self.progress_widget else [])
@@ -109,14 +109,19 @@ class WidgetView:
         self._handle = display(live, raw=True, display_id=True)
 
     def chunk(self, chunk: ChatStreamChunk) -> None:
+        rendered = None
         if chunk.reasoning_content:
-            self._reasoning.append(chunk.reasoning_content)
-        if self._fmt != "markdown" and chunk.delta:
-            self._renderer.feed(chunk.delta)  # shown raw until the end, as text
-            return
-        rendered = self._renderer.feed(chunk.delta) if chunk.delta else None
+            rendered = self._renderer.feed_reasoning(chunk.reasoning_content)
+        if chunk.delta:
+            delta = chunk.delta
+            if self._fmt != "markdown" and not self._opened_fence:
+                delta = (
+                    "````text\n" + delta
+                )  # text/code/json stream as plain text, styled at the end
+                self._opened_fence = True
+            rendered = self._renderer.feed(delta) or rendered
         if rendered is not None:
-            self.html.value = wrap_answer(_reasoning_html("".join(self._reasoning)) + rendered)
+            self.html.value = wrap_answer(rendered)
 
     def progress(self, event: ContinueProgress) -> None:
         if self.progress_widget is not None:
