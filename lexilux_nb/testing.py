@@ -601,6 +601,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeOpenAI/1.0"
     sys_version = ""
+    disable_nagle_algorithm = True  # headers and small chunks go out at once, not after ~40 ms
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -9,7 +9,7 @@ appears in exactly one chunk (the final one), parallel calls kept apart by ``ind
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import APIError, ChatStreamInterruptedError, error_from_event
@@ -17,6 +17,22 @@ from .models import ChatResult, ChatStreamChunk, ToolCall, Usage
 from .protocol import normalize_finish_reason, parse_completion, parse_usage
 
 _loads = json.loads
+# json.loads minus its wrappers: about 0.6 µs a chunk (measured; see benchmarks/)
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _parse(data: str) -> Any:
+    """The event's JSON; a malformed event is the server's error."""
+    try:
+        obj, end = _scan(data, 0)
+        if end == len(data):
+            return obj
+    except (StopIteration, ValueError):
+        pass
+    try:
+        return _loads(data)  # trailing whitespace and the like; the exact error otherwise
+    except ValueError:
+        raise APIError(f"the server sent a malformed stream event: {data[:200]!r}") from None
 
 
 class _PartialToolCall:
@@ -59,6 +75,7 @@ class StreamAccumulator:
         self.id: str | None = None
         self.events = 0
         self.finished = False  # the done chunk was produced
+        self._started = False  # the first object (id, model) has been read
         self.interrupted = False  # the bytes ran out before the answer was finished
 
     # -- feeding -----------------------------------------------------------------------------
@@ -72,12 +89,29 @@ class StreamAccumulator:
             raise self._error(data)
         if not data:
             return None
-        try:
-            obj = _loads(data)
-        except ValueError:
-            raise APIError(f"the server sent a malformed stream event: {data[:200]!r}") from None
-        if not isinstance(obj, dict):
+        obj = _parse(data)
+        if type(obj) is not dict:
             return None
+        choices = obj.get("choices")
+        if choices and self._started and not self._keep_raw:
+            # The hot path: a plain content delta, nothing else to look at.
+            choice = choices[0]
+            delta = choice.get("delta")
+            if (
+                delta
+                and len(delta) == 1
+                and not choice.get("finish_reason")
+                and not obj.get("usage")
+            ):
+                content = delta.get("content")
+                if content:
+                    self._text.append(content)
+                    return ChatStreamChunk(content, False, None, Usage(), [], None, None)
+        return self._feed_object(obj, choices)
+
+    def _feed_object(self, obj: dict[str, Any], choices: Any) -> ChatStreamChunk | None:
+        """Everything but a plain content delta: errors, usage, reasoning, tool calls, ends."""
+        self._started = True
         if obj.get("error"):
             raise error_from_event(obj, self._secrets)
         if self._keep_raw:
@@ -88,7 +122,6 @@ class StreamAccumulator:
         usage = obj.get("usage")
         if usage:
             self.usage = parse_usage(usage)
-        choices = obj.get("choices")
         if not choices:
             return None
         choice = choices[0]

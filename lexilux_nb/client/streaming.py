@@ -133,28 +133,22 @@ def single_stream(
     opened = opener()
     try:
         if opened.json_body is not None:
-            chunk = acc.feed_json_body(opened.json_body)
-            if chunk is not None:
-                yield chunk
-            yield acc.finish()
+            yield from _json_stream(acc, opened.json_body)
             return
-        events: Any = opened.events
-        sse = opened.first
-        while sse is not None:
-            chunk = acc.feed(sse.event, sse.data)
-            if chunk is not None:
-                yield chunk
-            if acc.finished:
-                return
-            try:
-                sse = next(events, None)
-            except httpx.TransportError as exc:
-                chunk = _transport_failure(acc, exc, secrets)
-                break
-        else:
-            chunk = acc.end_of_stream()
-        if chunk is not None:
-            yield chunk
+        feed = acc.feed
+        try:
+            for batch in opened.batches():
+                for event, data in batch:
+                    chunk = feed(event, data)
+                    if chunk is not None:
+                        yield chunk
+                    if acc.finished:
+                        return
+            last = acc.end_of_stream()
+        except httpx.TransportError as exc:
+            last = _transport_failure(acc, exc, secrets)
+        if last is not None:
+            yield last
     finally:
         opened.response.close()
 
@@ -166,27 +160,30 @@ async def asingle_stream(
     opened = await opener()
     try:
         if opened.json_body is not None:
-            chunk = acc.feed_json_body(opened.json_body)
-            if chunk is not None:
-                yield chunk
-            yield acc.finish()
+            for whole in _json_stream(acc, opened.json_body):
+                yield whole
             return
-        events: Any = opened.events
-        sse = opened.first
-        while sse is not None:
-            chunk = acc.feed(sse.event, sse.data)
-            if chunk is not None:
-                yield chunk
-            if acc.finished:
-                return
-            try:
-                sse = await anext(events, None)
-            except httpx.TransportError as exc:
-                chunk = _transport_failure(acc, exc, secrets)
-                break
-        else:
-            chunk = acc.end_of_stream()
-        if chunk is not None:
-            yield chunk
+        feed = acc.feed
+        try:
+            async for batch in opened.abatches():
+                for event, data in batch:
+                    chunk = feed(event, data)
+                    if chunk is not None:
+                        yield chunk
+                    if acc.finished:
+                        return
+            last = acc.end_of_stream()
+        except httpx.TransportError as exc:
+            last = _transport_failure(acc, exc, secrets)
+        if last is not None:
+            yield last
     finally:
         await opened.response.aclose()
+
+
+def _json_stream(acc: StreamAccumulator, body: bytes) -> Iterator[ChatStreamChunk]:
+    """A server answered a stream request with one JSON completion: treat it as the stream."""
+    chunk = acc.feed_json_body(body)
+    if chunk is not None:
+        yield chunk
+    yield acc.finish()

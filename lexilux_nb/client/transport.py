@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent, SSEError
 
 from .errors import (
     APIError,
@@ -23,6 +22,7 @@ from .errors import (
     error_from_transport,
     redact,
 )
+from .sse import Event, SSEDecoder
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,45 @@ class PreparedRequest:
 
 @dataclass
 class OpenedStream:
-    """A stream whose status was OK and whose first event (if any) has been read."""
+    """A stream whose status was OK and whose first events (if any) have been read."""
 
     response: httpx.Response
-    events: Iterator[ServerSentEvent] | AsyncIterator[ServerSentEvent] | None
-    first: ServerSentEvent | None
+    decoder: SSEDecoder | None = None
+    texts: Iterator[str] | AsyncIterator[str] | None = None
+    first: list[Event] = field(default_factory=list)
     json_body: bytes | None = None
 
+    def batches(self) -> Iterator[list[Event]]:
+        """The events, one list per network read (sync)."""
+        assert self.decoder is not None and isinstance(self.texts, Iterator)
+        yield self.first
+        for text in self.texts:
+            events = self.decoder.feed(text)
+            if events:
+                yield events
+        yield self.decoder.flush()
 
-def _is_json(response: httpx.Response) -> bool:
+    async def abatches(self) -> AsyncIterator[list[Event]]:
+        """The events, one list per network read (async)."""
+        assert self.decoder is not None and isinstance(self.texts, AsyncIterator)
+        yield self.first
+        async for text in self.texts:
+            events = self.decoder.feed(text)
+            if events:
+                yield events
+        yield self.decoder.flush()
+
+
+def _content_type(response: httpx.Response) -> str:
     content_type: str = response.headers.get("content-type", "")
-    return content_type.split(";")[0].strip() == "application/json"
+    return content_type.split(";")[0].strip().lower()
+
+
+def _not_sse(response: httpx.Response, content_type: str) -> APIError:
+    return APIError(
+        f"expected a server-sent event stream (text/event-stream), got {content_type!r}",
+        status_code=response.status_code,
+    )
 
 
 def _build_request(client: httpx.Client | httpx.AsyncClient, req: PreparedRequest) -> httpx.Request:
@@ -153,13 +181,18 @@ def open_stream(client: httpx.Client, req: PreparedRequest) -> OpenedStream:
         if response.status_code >= 400:
             body = response.read()
             raise error_from_response(response.status_code, response.headers, body, req.secrets)
-        if _is_json(response):
-            return OpenedStream(response, None, None, response.read())
-        events = EventSource(response).iter_sse()
-        return OpenedStream(response, events, next(events, None))
-    except SSEError as exc:
-        response.close()
-        raise _not_sse(exc, response) from None
+        content_type = _content_type(response)
+        if content_type == "application/json":
+            return OpenedStream(response, json_body=response.read())
+        if content_type != "text/event-stream":
+            raise _not_sse(response, content_type)
+        decoder = SSEDecoder()
+        texts = response.iter_text()
+        for text in texts:  # read up to the first event, so a silent failure can be retried
+            first = decoder.feed(text)
+            if first:
+                return OpenedStream(response, decoder, texts, first)
+        return OpenedStream(response, decoder, texts, decoder.flush())
     except httpx.TransportError as exc:
         response.close()
         raise error_from_transport(exc, req.secrets) from None
@@ -194,23 +227,24 @@ async def aopen_stream(client: httpx.AsyncClient, req: PreparedRequest) -> Opene
         if response.status_code >= 400:
             body = await response.aread()
             raise error_from_response(response.status_code, response.headers, body, req.secrets)
-        if _is_json(response):
-            return OpenedStream(response, None, None, await response.aread())
-        events = EventSource(response).aiter_sse()
-        return OpenedStream(response, events, await anext(events, None))
-    except SSEError as exc:
-        await response.aclose()
-        raise _not_sse(exc, response) from None
+        content_type = _content_type(response)
+        if content_type == "application/json":
+            return OpenedStream(response, json_body=await response.aread())
+        if content_type != "text/event-stream":
+            raise _not_sse(response, content_type)
+        decoder = SSEDecoder()
+        texts = response.aiter_text()
+        async for text in texts:
+            first = decoder.feed(text)
+            if first:
+                return OpenedStream(response, decoder, texts, first)
+        return OpenedStream(response, decoder, texts, decoder.flush())
     except httpx.TransportError as exc:
         await response.aclose()
         raise error_from_transport(exc, req.secrets) from None
     except BaseException:
         await response.aclose()
         raise
-
-
-def _not_sse(exc: SSEError, response: httpx.Response) -> APIError:
-    return APIError(f"expected a server-sent event stream: {exc}", status_code=response.status_code)
 
 
 def _decode_json(content: bytes, req: PreparedRequest) -> Any:
