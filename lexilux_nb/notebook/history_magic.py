@@ -26,8 +26,16 @@ def _parser(line: str) -> None:
     """%chat_history [NAME] [--show | --clear | --pop | --save PATH | --load PATH | --list]"""
 
 
+def _unquote(value: str | None) -> str | None:
+    """IPython's non-POSIX argument split keeps the quotes of ``--save "my chats.json"``."""
+    if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 def history_command(namespace: MutableMapping[str, Any], line: str, *, default: str) -> None:
     args = parse_argstring(_parser, line)
+    args.save, args.load = _unquote(args.save), _unquote(args.load)
     actions = [a for a in ("clear", "pop", "save", "load", "list") if getattr(args, a)]
     if len(actions) > 1:
         raise UsageError(f"%chat_history takes one action at a time, got {actions}")

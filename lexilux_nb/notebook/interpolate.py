@@ -1,8 +1,9 @@
 """Fill ``{name}``, ``{name.attr}`` and ``{name[key]}`` in a prompt from the user namespace.
 
 Only those exact shapes are placeholders; anything else in braces (JSON, code, set literals)
-is left exactly as written, ``{{`` and ``}}`` give literal braces, and nothing is ``eval``-ed.
-An unknown name is an error that names it.
+is left exactly as written, ``{{name}}`` gives a literal ``{name}``, and nothing is ``eval``-ed.
+Doubled braces around anything else are kept as they are, so nested JSON such as
+``{"a": {"b": 1}}`` is sent unchanged. An unknown name is an error that names it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from ..client.errors import ValidationError
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _ACCESS = rf"(?:\.{_IDENT}|\[(?:-?\d+|'[^'\]]*'|\"[^\"\]]*\"|{_IDENT})\])"
-_TOKEN = re.compile(rf"\{{\{{|\}}\}}|\{{(?P<expr>{_IDENT}{_ACCESS}*)\}}")
+_PLACEHOLDER = rf"{_IDENT}{_ACCESS}*"
+_TOKEN = re.compile(rf"\{{\{{(?P<literal>{_PLACEHOLDER})\}}\}}|\{{(?P<expr>{_PLACEHOLDER})\}}")
 _STEP = re.compile(rf"\.(?P<attr>{_IDENT})|\[(?P<key>[^\]]*)\]")
 
 
@@ -30,7 +32,8 @@ def _lookup(expr: str, namespace: Mapping[str, Any]) -> Any:
     if root not in namespace:
         raise InterpolationError(
             f"{{{expr}}} in the prompt: no variable named {root!r} in the notebook. "
-            "Define it first, write {{ and }} for literal braces, or use --no-interpolate."
+            f"Define it first, write {{{{{expr}}}}} to send {{{expr}}} as is, "
+            "or use --no-interpolate."
         )
     value = namespace[root]
     for step in _STEP.finditer(expr, name.end()):
@@ -55,11 +58,9 @@ def interpolate(prompt: str, namespace: Mapping[str, Any]) -> str:
     """The prompt with placeholders filled; every other brace is kept as written."""
 
     def fill(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token == "{{":
-            return "{"
-        if token == "}}":
-            return "}"
+        literal = match.group("literal")
+        if literal is not None:
+            return "{" + literal + "}"
         return str(_lookup(match.group("expr"), namespace))
 
     return _TOKEN.sub(fill, prompt)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from typing import Any
 
@@ -109,24 +110,28 @@ class ChatMagics(Magics):
     def client(self, endpoint: Endpoint) -> Chat:
         """One ``Chat`` per kernel, rebuilt only when its connection settings change."""
         base_url = endpoint.base_url.value
+        provider = self.provider or None
+        model = endpoint.model.value
         if base_url is None:
-            from ..local import ensure_local_endpoint
+            from ..local import MODEL_ALIAS, PROVIDER, ensure_local_endpoint
 
             base_url = ensure_local_endpoint(announce=print)
-        key = (base_url, endpoint.api_key.value, self.provider, self.timeout)
+            provider = provider or PROVIDER
+            model = model or MODEL_ALIAS
+        key = (base_url, endpoint.api_key.value, provider, self.timeout)
         if self._chat is None or self._chat_key != key:
             if self._chat is not None:
                 self._chat.close()
             self._chat = Chat(
                 base_url=base_url,
                 api_key=endpoint.api_key.value,
-                model=endpoint.model.value,
-                provider=self.provider or None,
+                model=model,
+                provider=provider,
                 read_timeout_s=self.timeout,
                 connect_timeout_s=10.0,
             )
             self._chat_key = key
-        self._chat.model = endpoint.model.value
+        self._chat.model = model
         return self._chat
 
     # -- the chat magics -------------------------------------------------------------------
@@ -262,7 +267,11 @@ class ChatMagics(Magics):
         if not line.strip():
             self._show_config()
             return
-        for item in line.split():
+        try:  # quotes allow spaces: %chat_config system="Be brief."
+            items = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"%chat_config could not read {line!r}: {exc}") from None
+        for item in items:
             name, sep, raw = item.partition("=")
             if not sep or name not in CONFIGURABLE:
                 raise UsageError(
@@ -281,6 +290,26 @@ class ChatMagics(Magics):
         width = max(len(r[0]) for r in rows)
         text = "\n".join(f"{n:<{width}}  {v}  ({s})" for n, v, s in rows)
         print(text)
+
+    @line_magic
+    def chat_local(self, line: str) -> None:
+        """``%chat_local [--status | --stop]``: the embedded local model (start it with no option)."""
+        from ..local import LocalModelUnavailable, ensure_local_endpoint, local_server, stop_local
+
+        option = line.strip()
+        if option not in ("", "--status", "--stop"):
+            raise UsageError(f"%chat_local takes --status or --stop, got {option!r}")
+        if option == "--stop":
+            print("local model stopped" if stop_local() else "the local model was not running")
+            return
+        if option == "":
+            try:
+                ensure_local_endpoint()
+            except LocalModelUnavailable as exc:
+                raise ChatCellError(str(exc)) from None
+        status = local_server().status()
+        state = f"running at {status['base_url']}" if status["running"] else "not running"
+        print(f"local model {status['model']}: {state}")
 
     @line_magic
     def chat_history(self, line: str) -> None:
