@@ -293,7 +293,7 @@ class ChatMagics(Magics):
 
     @line_magic
     def chat_local(self, line: str) -> None:
-        """``%chat_local [--status | --stop]``: the embedded local model (start it with no option)."""
+        """``%chat_local [--status | --stop]``: start, inspect or stop the embedded model."""
         from ..local import LocalModelUnavailable, ensure_local_endpoint, local_server, stop_local
 
         option = line.strip()
