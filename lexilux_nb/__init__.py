@@ -39,6 +39,15 @@ from .client.options import ChatParams
 from .client.streaming import AsyncStreamingIterator, StreamingIterator
 
 
+def __getattr__(name: str) -> object:
+    """``ChatPanel`` is imported on first use, so the client alone never loads ipywidgets."""
+    if name == "ChatPanel":
+        from .notebook.panel import ChatPanel
+
+        return ChatPanel
+    raise AttributeError(f"module 'lexilux_nb' has no attribute {name!r}")
+
+
 def load_ipython_extension(ipython: object) -> None:
     """``%load_ext lexilux_nb``."""
     from .notebook.extension import load
@@ -60,6 +69,7 @@ __all__ = [
     "Chat",
     "ChatHistory",
     "ChatIncompleteResponseError",
+    "ChatPanel",
     "ChatParams",
     "ChatResult",
     "ChatStreamChunk",

@@ -74,6 +74,54 @@ def complete_arguments(func: F) -> F:
     return _decorate(func, _OPTIONS + _COMPLETE_OPTIONS)
 
 
+_PANEL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    option
+    for option in _OPTIONS
+    if option[0][-1]
+    in {
+        "--model",
+        "--system",
+        "--temperature",
+        "--max-tokens",
+        "--top-p",
+        "--stop",
+        "--history",
+        "--reasoning",
+        "--param",
+        "--base-url",
+        "--api-key-env",
+    }
+] + [
+    *_COMPLETE_OPTIONS,
+    (
+        ("--continue",),
+        {
+            "action": "store_true",
+            "dest": "auto_continue",
+            "help": "Start with 'continue automatically' on.",
+        },
+    ),
+]
+
+
+def panel_arguments(func: F) -> F:
+    """The options of ``%chat_panel``."""
+    return _decorate(func, _PANEL_OPTIONS)
+
+
+def parse_panel(magic: Callable[..., Any], options: str) -> Any:
+    """Parse ``%chat_panel`` options (the chat options it does not take are left unset)."""
+    try:
+        argv = shlex.split(options)
+    except ValueError as exc:
+        raise UsageError(f"could not read the options {options!r}: {exc}") from None
+    args = magic.parser.parse_args(argv)  # type: ignore[attr-defined]
+    if args.history is not None and not args.history.isidentifier():
+        raise UsageError(f"-H/--history needs a Python variable name, got {args.history!r}")
+    args.extra = parse_params(args.param or [])
+    return args
+
+
 def split_line(line: str) -> tuple[str, str]:
     """(options, prompt) of a line magic: options first, the untouched rest is the prompt."""
     pos = 0

@@ -8,9 +8,10 @@ where it came from. The key itself is only ever read from an environment variabl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..client.chat import Chat
 from ..client.errors import mask_secret
 
 ENV_NAMES = {
@@ -88,3 +89,29 @@ def resolve_endpoint(
     if url.value is None:
         url = Setting(None, LOCAL)
     return Endpoint(url, key, chosen_model)
+
+
+def build_chat(
+    endpoint: Endpoint,
+    *,
+    provider: str | None = None,
+    timeout: float = 300.0,
+    announce: Callable[[str], object] | None = print,
+) -> Chat:
+    """A client for ``endpoint``; with no base URL, for the embedded local model (started now)."""
+    base_url = endpoint.base_url.value
+    model = endpoint.model.value
+    if base_url is None:
+        from ..local import MODEL_ALIAS, PROVIDER, ensure_local_endpoint
+
+        base_url = ensure_local_endpoint(announce=announce)
+        provider = provider or PROVIDER
+        model = model or MODEL_ALIAS
+    return Chat(
+        base_url=base_url,
+        api_key=endpoint.api_key.value,
+        model=model,
+        provider=provider,
+        read_timeout_s=timeout,
+        connect_timeout_s=10.0,
+    )

@@ -20,7 +20,7 @@ from traitlets import Bool, Float, Int, Unicode, default
 from ..client.chat import Chat
 from ..client.errors import LexiluxError, mask_secret
 from . import arguments
-from .config import Endpoint, resolve_endpoint
+from .config import Endpoint, build_chat, resolve_endpoint
 from .errors import ChatCellError, describe_error
 from .history_magic import history_command
 from .interpolate import interpolate
@@ -109,29 +109,26 @@ class ChatMagics(Magics):
 
     def client(self, endpoint: Endpoint) -> Chat:
         """One ``Chat`` per kernel, rebuilt only when its connection settings change."""
-        base_url = endpoint.base_url.value
-        provider = self.provider or None
-        model = endpoint.model.value
-        if base_url is None:
-            from ..local import MODEL_ALIAS, PROVIDER, ensure_local_endpoint
+        local_url = None
+        if endpoint.base_url.value is None:  # the embedded model may have been restarted
+            from ..local import local_server
 
-            base_url = ensure_local_endpoint(announce=print)
-            provider = provider or PROVIDER
-            model = model or MODEL_ALIAS
-        key = (base_url, endpoint.api_key.value, provider, self.timeout)
+            server = local_server()
+            local_url = server.base_url if server.running else "stopped"
+        key = (
+            endpoint.base_url.value,
+            local_url,
+            endpoint.api_key.value,
+            self.provider,
+            self.timeout,
+        )
         if self._chat is None or self._chat_key != key:
             if self._chat is not None:
                 self._chat.close()
-            self._chat = Chat(
-                base_url=base_url,
-                api_key=endpoint.api_key.value,
-                model=model,
-                provider=provider,
-                read_timeout_s=self.timeout,
-                connect_timeout_s=10.0,
-            )
+            self._chat = build_chat(endpoint, provider=self.provider or None, timeout=self.timeout)
             self._chat_key = key
-        self._chat.model = model
+        if endpoint.model.value:
+            self._chat.model = endpoint.model.value
         return self._chat
 
     # -- the chat magics -------------------------------------------------------------------
@@ -196,17 +193,20 @@ class ChatMagics(Magics):
             raise ChatCellError(describe_error(exc, endpoint)) from None
 
     def _options(self, args: Any) -> dict[str, Any]:
+        def given(name: str) -> Any:
+            return getattr(args, name, None)
+
+        temperature = given("temperature")
         options: dict[str, Any] = {
-            "system": args.system or self.system,
-            "temperature": args.temperature if args.temperature is not None else self.temperature,
-            "max_tokens": args.max_tokens or self.max_tokens,
-            "top_p": args.top_p,
-            "stop": args.stop,
-            "reasoning": arguments.reasoning_setting(args.reasoning),
-            "extra": args.extra or None,
+            "system": given("system") or self.system,
+            "temperature": temperature if temperature is not None else self.temperature,
+            "max_tokens": given("max_tokens") or self.max_tokens,
+            "top_p": given("top_p"),
+            "stop": given("stop"),
+            "reasoning": arguments.reasoning_setting(given("reasoning")),
+            "extra": given("extra") or None,
+            "model": given("model"),
         }
-        if args.model:
-            options["model"] = args.model
         return {k: v for k, v in options.items() if v is not None}
 
     def _view(self, fmt: str, settings: dict[str, Any] | None) -> Any:
@@ -290,6 +290,29 @@ class ChatMagics(Magics):
         width = max(len(r[0]) for r in rows)
         text = "\n".join(f"{n:<{width}}  {v}  ({s})" for n, v, s in rows)
         print(text)
+
+    @no_var_expand
+    @arguments.panel_arguments
+    @line_magic
+    def chat_panel(self, line: str) -> None:
+        """``%chat_panel [-H NAME] [options]``: a chat box on the same history as ``%%chat``."""
+        from .panel import ChatPanel
+
+        args = arguments.parse_panel(self.chat_panel, line)
+        endpoint = self.endpoint(args)
+        try:
+            chat = self.client(endpoint)
+            panel = ChatPanel(
+                args.history or self.history,
+                chat,
+                namespace=self._namespace(),
+                max_continues=args.max_continues or self.max_continues,
+                **self._options(args),
+            )
+        except LexiluxError as exc:
+            raise ChatCellError(describe_error(exc, endpoint)) from None
+        panel.auto_continue.value = bool(args.auto_continue)
+        display(panel)
 
     @line_magic
     def chat_local(self, line: str) -> None:

@@ -39,6 +39,27 @@ class AnswerView(Protocol):
     def failed(self, partial: ChatResult | None) -> None: ...
 
 
+_watchers: dict[int, list[Callable[[], None]]] = {}
+
+
+def watch_history(history: ChatHistory, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` after every turn recorded in ``history``; returns an unsubscribe."""
+    callbacks = _watchers.setdefault(id(history), [])
+    callbacks.append(callback)
+
+    def unsubscribe() -> None:
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    return unsubscribe
+
+
+def history_changed(history: ChatHistory) -> None:
+    """Tell every view of ``history`` (chat panels) that it changed."""
+    for callback in list(_watchers.get(id(history), ())):
+        callback()
+
+
 def find_histories(namespace: MutableMapping[str, Any]) -> dict[str, ChatHistory]:
     """Every ChatHistory bound to a public name in the namespace."""
     return {
@@ -93,6 +114,7 @@ class Turn:
         turn.append_result(result, **metadata)
         span = self._old_span() or (len(self.history), len(self.history))
         self.history.splice(span[0], span[1], turn)
+        history_changed(self.history)
 
 
 def footer(result: ChatResult, seconds: float, model: str | None) -> str:
