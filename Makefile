@@ -10,7 +10,9 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
 LLAMA_OK := import llama_cpp, sys; sys.exit(b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info())
 
-.PHONY: install install-local lint test test-fast demo bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install install-local install-browser lint test test-fast demo bench clean
 
 install:
 	$(PIP) install -e '.[test,bench]'
@@ -22,16 +24,21 @@ install-local:
 			--no-deps "llama-cpp-python==$(LLAMA_VERSION)"; }
 	$(PIP) install -e '.[local,demo]'
 
+# Debian's Chromium for the end-to-end suite (Playwright drives it; no browser download).
+install-browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium; }
+
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy lexilux_nb
 
-test: install install-local lint
+test: install install-local install-browser lint
 	$(PYTHON) -m pytest -q
 
 test-fast: lint
-	$(PYTHON) -m pytest -q -m "not local_model"
+	$(PYTHON) -m pytest -q -m "not local_model and not e2e"
 
 demo: install install-local
 	$(PYTHON) -m lexilux_nb.demo notebooks/quickstart.ipynb --out build

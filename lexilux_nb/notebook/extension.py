@@ -1,35 +1,58 @@
 """``%load_ext lexilux_nb`` / ``%unload_ext lexilux_nb``: register and remove the magics.
 
-Nothing else happens on load: no event-loop patching, no exception hooks, no warning filters.
+Nothing happens on import. Loading registers the magics and one input transform: IPython reads
+a line ending in ``?`` as a help request, so ``%chat What is a monad?`` would run ``%pinfo monad``
+instead of asking. The transform sends such lines to our line magic, verbatim; ``%chat?`` (help
+on the magic itself) and ``%%`` cells are left alone.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .magics import ChatMagics
+
+_QUESTION_LINE = re.compile(r"^(?P<indent>\s*)%(?P<magic>chat|chat_complete)\s+(?P<rest>.*\?)\s*$")
+
+
+def route_questions(lines: list[str]) -> list[str]:
+    """Rewrite ``%chat ...?`` lines into direct calls of the magic (an input cleanup transform)."""
+    if not lines or lines[0].lstrip().startswith("%%"):
+        return lines  # a cell magic's body is its prompt, not Python
+    out = []
+    for line in lines:
+        match = _QUESTION_LINE.match(line)
+        if match is None:
+            out.append(line)
+            continue
+        newline = "\n" if line.endswith("\n") else ""
+        call = f"get_ipython().run_line_magic({match['magic']!r}, {match['rest']!r})"
+        out.append(f"{match['indent']}{call}{newline}")
+    return out
 
 
 def load(shell: Any) -> ChatMagics:
     """Register the magics; ``%config ChatMagics.x = ...`` works because it is a configurable."""
     unload(shell)  # a reload replaces the old instance instead of stacking a second one
-    magics = ChatMagics(shell=shell)  # Magics.__init__ already appends it to shell.configurables
+    magics = ChatMagics(shell=shell)
     shell.register_magics(magics)
-    if magics not in shell.configurables:
-        shell.configurables.append(magics)
+    shell.configurables.append(magics)
+    shell.input_transformers_cleanup.append(route_questions)
     return magics
 
 
 def unload(shell: Any) -> None:
-    """Remove every magic this package registered and close its client."""
+    """Remove every magic and transform this package registered, and close its client."""
     for configurable in [c for c in shell.configurables if isinstance(c, ChatMagics)]:
         shell.configurables.remove(configurable)
         configurable.close()
     manager = shell.magics_manager
     for kind in ("line", "cell"):
         table = manager.magics[kind]
-        for name in [
-            n for n, f in table.items() if isinstance(getattr(f, "__self__", None), ChatMagics)
-        ]:
+        ours = [n for n, f in table.items() if isinstance(getattr(f, "__self__", None), ChatMagics)]
+        for name in ours:
             del table[name]
     manager.registry.pop("ChatMagics", None)
+    while route_questions in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.remove(route_questions)

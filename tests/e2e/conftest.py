@@ -1,0 +1,229 @@
+"""Real-browser fixtures: a scripted fake server, JupyterLab on 127.0.0.1, Debian's Chromium.
+
+Everything is required: a missing piece fails the suite (``make test`` installs them), never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from lexilux_nb.testing import FakeOpenAIServer, RecordedRequest, Reply
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "e2e"
+DELAY = 0.03  # seconds between streamed chunks: slow enough to watch the answer grow
+
+RICH = """## Tide tables
+
+The sea keeps **time**, and here is how:
+
+- high tide twice a day
+- low tide in between
+- ~~never~~ always on schedule
+
+| Port | High tide |
+|---|---|
+| Brest | 06:12 |
+| Cádiz | 07:40 |
+
+```python
+def tide(hour):
+    return "high" if hour % 12 < 6 else "low"
+```
+"""
+STORY = " ".join(
+    f"Wave {i} rolled in, carried a word of the story, and went back out to sea."
+    for i in range(1, 9)
+)
+UNSAFE = (
+    "Inert: <img src=x onerror=\"window.__xss=1;alert('img')\"> "
+    "<script>window.__xss=2;alert('script')</script> "
+    "[click me](javascript:window.__xss=3;alert('link'))"
+)
+PANEL_LONG = " ".join(f"panel{i}" for i in range(400))
+
+
+def script(request: RecordedRequest) -> Reply:
+    users = [str(m.get("content") or "") for m in request.messages if m.get("role") == "user"]
+    last = users[-1].lower() if users else ""
+    if any("long story" in u.lower() for u in users):
+        return Reply(text=STORY, resume=True, overlap=2, delay=DELAY)
+    if "markdown demo" in last:
+        return Reply(text=RICH, delay=DELAY)
+    if "unsafe" in last:
+        return Reply(text=UNSAFE)
+    if "keep talking" in last:
+        return Reply(text=PANEL_LONG, delay=0.05)
+    if "from the panel" in last:
+        return Reply(text="The panel **hears** you.", delay=DELAY)
+    return Reply(text=f"Echo: {users[-1] if users else ''}", delay=DELAY)
+
+
+def _require() -> None:
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    for module in ("playwright", "jupyterlab"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(f"python package {module}")
+    if missing:
+        pytest.fail("end-to-end suite needs: " + ", ".join(missing) + " (make test installs them)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[tuple[FakeOpenAIServer, FakeOpenAIServer]]:
+    _require()
+    main = FakeOpenAIServer(model="e2e-model")
+    main.default = script
+    locked = FakeOpenAIServer(model="e2e-model", api_key="sk-the-right-key")
+    with main, locked:
+        yield main, locked
+
+
+def build_notebook(path: Path, locked_url: str) -> None:
+    cells = [
+        "%load_ext lexilux_nb",
+        "%%chat\nShow me the markdown demo.",
+        "%%chat_complete --max-tokens 12 --max-continues 12 --no-history\nTell the long story.",
+        "%chat --no-history Show me something unsafe.",
+        "from lexilux_nb import ChatPanel\n\npanel = ChatPanel()\npanel",
+        "%%chat\nWhat did I say from the panel?",
+        f"%chat --base-url {locked_url} --no-history Hello?",
+    ]
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="session")
+def lab(servers, tmp_path_factory) -> Iterator[dict[str, str]]:
+    main, locked = servers
+    root = tmp_path_factory.mktemp("lab")
+    build_notebook(root / "e2e.ipynb", locked.base_url)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "LEXILUX_BASE_URL": main.base_url,
+        "LEXILUX_MODEL": "e2e-model",
+        "JUPYTER_CONFIG_DIR": str(root / ".jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(root / ".runtime"),
+        "IPYTHONDIR": str(root / ".ipython"),
+    }
+    for var in ("LEXILUX_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(var, None)
+    log = open(root / "lab.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.open_browser=False",
+            "--ServerApp.allow_root=True",
+            "--LabApp.news_url=",
+            "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/status", params={"token": token}).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                pytest.fail(f"JupyterLab exited: {(root / 'lab.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+        else:
+            pytest.fail("JupyterLab did not start within 60 s")
+        yield {"base": base, "token": token, "root": str(root)}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def page(browser, lab):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.dialogs = []  # type: ignore[attr-defined]
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{lab['base']}/lab/tree/e2e.ipynb?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function(  # the kernel is connected and idle
+        "() => document.body.innerText.includes('| Idle')", timeout=60_000
+    )
+    news = page.get_by_role("button", name="No")
+    if news.count():
+        news.first.click()
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def ensure_clean() -> None:
+    shutil.rmtree(SHOTS, ignore_errors=True)
