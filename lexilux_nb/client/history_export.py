@@ -19,6 +19,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..markdown import escape_markdown_html  # the one safe escaper (raw HTML, javascript: links)
+
 ROLE_LABELS = {
     "system": "System",
     "developer": "Developer",
@@ -105,11 +107,6 @@ def _label(message: Message) -> str:
 def _tool_reply_note(message: Message) -> str:
     bits = [str(message[k]) for k in ("name", "tool_call_id") if message.get(k)]
     return f" ({', '.join(bits)})" if bits else ""
-
-
-def escape_markdown_html(text: str) -> str:
-    """Make raw HTML inert in Markdown while leaving Markdown syntax alone."""
-    return text.replace("&", "&amp;").replace("<", "&lt;")
 
 
 def _fence(text: str, lang: str = "") -> str:
