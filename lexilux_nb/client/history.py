@@ -30,6 +30,7 @@ from typing import Any, overload
 from . import history_export as export
 from .errors import ValidationError
 from .models import ChatResult, ToolCall, Usage
+from .protocol import check_message
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 FORMAT = "lexilux_nb.history"
@@ -67,56 +68,10 @@ def default_counter(text: str) -> int:
     return estimate_tokens(text) if encode is None else len(encode(text, disallowed_special=()))
 
 
-def _tool_call_dict(call: Any, where: str) -> dict[str, Any]:
-    """The OpenAI wire form of a tool call given as a ToolCall, a wire dict or a flat dict."""
-    if isinstance(call, ToolCall):
-        return call.to_dict()
-    if not isinstance(call, Mapping):
-        raise ValidationError(
-            f"{where}: tool calls must be ToolCall objects or dicts, got {type(call).__name__}"
-        )
-    out = copy.deepcopy(dict(call))
-    fn = out.get("function")
-    if not isinstance(fn, Mapping):  # flat {"id", "name", "arguments"}
-        fn = {"name": str(out.pop("name", "") or ""), "arguments": out.pop("arguments", "")}
-        out.setdefault("type", "function")
-    fn = dict(fn)
-    if not isinstance(fn.get("arguments", ""), str):  # the wire wants JSON *text*
-        fn["arguments"] = json.dumps(fn["arguments"])
-    out["function"] = fn
-    return out
-
-
 def _check_message(index: int, message: Any) -> Message:
     """A validated deep copy of one message dict, always with a ``content`` key."""
-    if not isinstance(message, Mapping):
-        raise ValidationError(
-            f"message {index} must be a dict with 'role' and 'content', "
-            f"got {type(message).__name__}"
-        )
-    role = message.get("role")
-    if role not in ROLES:
-        raise ValidationError(
-            f"message {index} has role {role!r}; accepted roles: {', '.join(ROLES)}"
-        )
-    content = message.get("content")
-    if content is not None and not isinstance(content, str | list):
-        raise ValidationError(
-            f"message {index} content must be a str, None or a list of content parts, "
-            f"got {type(content).__name__}"
-        )
-    if role == "tool" and not message.get("tool_call_id"):
-        raise ValidationError(f"message {index} is a tool reply without 'tool_call_id'")
-    out = copy.deepcopy(dict(message))
+    out = check_message(index, message)
     out.setdefault("content", None)
-    calls = out.pop("tool_calls", None)
-    if calls is not None:
-        if role != "assistant" or not isinstance(calls, list):
-            raise ValidationError(
-                f"message {index}: 'tool_calls' must be a list on an assistant message"
-            )
-        if calls:  # an empty list is dropped: several servers reject "tool_calls": []
-            out["tool_calls"] = [_tool_call_dict(c, f"message {index}") for c in calls]
     return out
 
 

@@ -7,6 +7,7 @@ share it byte for byte.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -78,7 +79,28 @@ def normalize_finish_reason(reason: Any) -> str | None:
     return FINISH_REASON_ALIASES.get(text.lower(), text)
 
 
-def _check_message(index: int, message: Any) -> dict[str, Any]:
+def _tool_call_dict(call: Any, where: str) -> dict[str, Any]:
+    """The OpenAI wire form of a tool call given as a ToolCall, a wire dict or a flat dict."""
+    if isinstance(call, ToolCall):
+        return call.to_dict()
+    if not isinstance(call, Mapping):
+        raise ValidationError(
+            f"{where}: tool calls must be ToolCall objects or dicts, got {type(call).__name__}"
+        )
+    out = copy.deepcopy(dict(call))
+    fn = out.get("function")
+    if not isinstance(fn, Mapping):  # flat {"id", "name", "arguments"}
+        fn = {"name": str(out.pop("name", "") or ""), "arguments": out.pop("arguments", "")}
+        out.setdefault("type", "function")
+    fn = dict(fn)
+    if not isinstance(fn.get("arguments", ""), str):  # the wire wants JSON *text*
+        fn["arguments"] = json.dumps(fn["arguments"])
+    out["function"] = fn
+    return out
+
+
+def check_message(index: int, message: Any) -> dict[str, Any]:
+    """A validated deep copy of one message, tool calls in wire form (Chat and ChatHistory)."""
     if not isinstance(message, Mapping):
         raise ValidationError(
             f"message {index} must be a dict with 'role' and 'content' or a str, "
@@ -95,12 +117,21 @@ def _check_message(index: int, message: Any) -> dict[str, Any]:
             raise ValidationError(f"message {index} ({role}) has no 'content'")
     elif content is not None and not isinstance(content, str | list):
         raise ValidationError(
-            f"message {index} content must be a str or a list of content parts, "
+            f"message {index} content must be a str, None or a list of content parts, "
             f"got {type(content).__name__}"
         )
     if role == "tool" and not message.get("tool_call_id"):
         raise ValidationError(f"message {index} is a tool reply without 'tool_call_id'")
-    return copy.deepcopy(dict(message))
+    out = copy.deepcopy(dict(message))
+    calls = out.pop("tool_calls", None)
+    if calls is not None:
+        if role != "assistant" or not isinstance(calls, list):
+            raise ValidationError(
+                f"message {index}: 'tool_calls' must be a list on an assistant message"
+            )
+        if calls:  # an empty list is dropped: several servers reject "tool_calls": []
+            out["tool_calls"] = [_tool_call_dict(c, f"message {index}") for c in calls]
+    return out
 
 
 def _as_message_list(messages: Any) -> tuple[str | None, list[dict[str, Any]]]:
@@ -110,18 +141,18 @@ def _as_message_list(messages: Any) -> tuple[str | None, list[dict[str, Any]]]:
     get_messages = getattr(messages, "get_messages", None)
     if callable(get_messages):  # a ChatHistory: its system travels with it
         msgs = get_messages(include_system=False)
-        return getattr(messages, "system", None), [_check_message(i, m) for i, m in enumerate(msgs)]
+        return getattr(messages, "system", None), [check_message(i, m) for i, m in enumerate(msgs)]
     if isinstance(messages, str):
         return None, [{"role": "user", "content": messages}]
     if isinstance(messages, Mapping):
-        return None, [_check_message(0, messages)]
+        return None, [check_message(0, messages)]
     if isinstance(messages, Sequence):
         out = []
         for i, item in enumerate(messages):
             if isinstance(item, str):
                 out.append({"role": "user", "content": item})
             else:
-                out.append(_check_message(i, item))
+                out.append(check_message(i, item))
         return None, out
     raise ValidationError(
         f"messages must be a str, a list of str or message dicts, or a ChatHistory; "

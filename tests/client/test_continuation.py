@@ -841,7 +841,7 @@ async def test_explicit_prompt_strategy_wins_over_the_provider(router, make_chat
         ("vllm", "prefill"),
         ("deepseek", "prefill"),
         ("openai", "prompt"),
-        ("llamacpp", "prompt"),
+        ("llamacpp", "prefill"),
         ("qwen", "prompt"),
         ("generic", "prompt"),
     ],

@@ -244,3 +244,42 @@ def test_empty_history_without_message_is_refused(chat, route):
     with pytest.raises(ValidationError):
         chat.chat_with_history(ChatHistory())
     assert not route.called
+
+
+def test_tool_call_objects_and_flat_dicts_are_sent_in_wire_form(chat, route):
+    from lexilux_nb.client.models import ToolCall
+
+    chat(
+        [
+            {"role": "user", "content": "weather?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    ToolCall("c1", "get_weather", '{"city": "Brest"}'),
+                    {"id": "c2", "name": "get_tide", "arguments": {"port": "Brest"}},
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "rain"},
+            {"role": "tool", "tool_call_id": "c2", "content": "high"},
+        ]
+    )
+    calls = sent_messages(route)[1]["tool_calls"]
+    assert calls == [
+        {
+            "id": "c1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Brest"}'},
+        },
+        {
+            "id": "c2",
+            "type": "function",
+            "function": {"name": "get_tide", "arguments": '{"port": "Brest"}'},
+        },
+    ]
+
+
+def test_tool_calls_on_a_user_message_are_refused(chat, route):
+    with pytest.raises(ValidationError, match="tool_calls"):
+        chat([{"role": "user", "content": "x", "tool_calls": []}])
+    assert not route.called
