@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from lexilux_nb.client import history as history_module
+from lexilux_nb.client import tokens as tokens_module
 from lexilux_nb.client.errors import ValidationError
-from lexilux_nb.client.history import ChatHistory, estimate_tokens
+from lexilux_nb.client.history import ChatHistory
 from lexilux_nb.client.history_export import plain_text
 from lexilux_nb.client.models import ChatResult, ToolCall, Usage
+from lexilux_nb.client.tokens import estimate_tokens
 
 XSS = "<script>alert('x')</script>"
 
@@ -501,7 +502,7 @@ def test_count_tokens_with_custom_counter_includes_system_and_tool_calls() -> No
 
 
 def test_default_counter_estimate_adds_overhead(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(history_module, "_tiktoken_encoder", lambda: None)
+    monkeypatch.setattr(tokens_module, "_tiktoken_encoder", lambda: None)
     h = ChatHistory(system="x" * 8).add_user("y" * 9)
     assert estimate_tokens("y" * 9) == 3
     assert h.count_tokens() == (2 + 4) + (3 + 4)

@@ -17,12 +17,9 @@ is what guarantees that a ``tool`` message is never sent without the call it ans
 from __future__ import annotations
 
 import copy
-import importlib
 import json
-import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from functools import lru_cache
 from os import PathLike
 from pathlib import Path
 from typing import Any, overload
@@ -31,6 +28,7 @@ from . import history_export as export
 from .errors import ValidationError
 from .models import ChatResult, ToolCall, Usage
 from .protocol import check_message
+from .tokens import TokenCounter, default_counter
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 FORMAT = "lexilux_nb.history"
@@ -40,32 +38,10 @@ MESSAGE_OVERHEAD = 4  # tokens the chat format adds around each message (role, s
 
 Message = dict[str, Any]
 Content = str | list[dict[str, Any]] | None
-TokenCounter = Callable[[str], int]
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
-
-
-@lru_cache(maxsize=1)
-def _tiktoken_encoder() -> Callable[..., list[int]] | None:
-    try:
-        module: Any = importlib.import_module("tiktoken")
-        encoder: Callable[..., list[int]] = module.get_encoding("cl100k_base").encode
-    except Exception:  # not installed, or the encoding cannot be fetched (offline)
-        return None
-    return encoder
-
-
-def estimate_tokens(text: str) -> int:
-    """A dependency-free guess: about four characters per token, rounded up."""
-    return math.ceil(len(text) / 4)
-
-
-def default_counter(text: str) -> int:
-    """``tiktoken``'s cl100k_base when available, else :func:`estimate_tokens`."""
-    encode = _tiktoken_encoder()
-    return estimate_tokens(text) if encode is None else len(encode(text, disallowed_special=()))
 
 
 def _check_message(index: int, message: Any) -> Message:
