@@ -27,7 +27,14 @@ from . import background
 from .config import build_chat, resolve_endpoint
 from .progress import ContinuationProgress
 from .render import StreamRenderer
-from .session import DEFAULT_HISTORY, Turn, footer, get_history, watch_history
+from .session import (
+    DEFAULT_HISTORY,
+    Turn,
+    footer,
+    get_history,
+    history_changed,
+    watch_history,
+)
 
 BUBBLE = {
     "user": "margin:6px 0 6px 15%;padding:6px 10px;background:#e0ecff;border-radius:8px",
@@ -115,6 +122,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         self.max_continues = max_continues
         self._render = _Transcript()
         self._task: asyncio.Task[Any] | None = None
+        self._stop_requested = False
         self._idle = threading.Event()
         self._idle.set()
         self._unwatch: Callable[[], None] | None = None
@@ -136,7 +144,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         self.send.on_click(lambda _: self.submit())
         self.stop.on_click(lambda _: self.cancel())
         self.clear.on_click(lambda _: self.clear_history())
-        self.refresh_button.on_click(lambda _: self.refresh())
+        self.refresh_button.on_click(lambda _: self._on_history_changed())
         buttons = widgets.HBox(
             [self.send, self.stop, self.clear, self.refresh_button, self.auto_continue]
         )
@@ -166,15 +174,29 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         if history is not self._watched:  # follow a rebound variable
             if self._unwatch is not None:
                 self._unwatch()
-            self._unwatch = watch_history(history, self.refresh)
+            self._unwatch = watch_history(history, self._on_history_changed)
             self._watched = history
         self.transcript.value = self._render.history(history)
+
+    def _on_history_changed(self) -> None:
+        """Refresh from a button or a watcher: a problem is shown here, never raised into the
+        turn (a cell or another panel) that recorded the change."""
+        try:
+            self.refresh()
+        except LexiluxError as exc:  # e.g. the variable was rebound to something else
+            self._set_status(str(exc), error=True)
 
     def clear_history(self) -> None:
         if self.running:
             return
-        self.history.clear()
+        try:
+            history = self.history
+        except LexiluxError as exc:
+            self._set_status(str(exc), error=True)
+            return
+        history.clear()
         self.live.value = ""
+        history_changed(history)  # every panel on this history, this one included
         self.refresh()
 
     # -- sending ---------------------------------------------------------------------------
@@ -188,33 +210,58 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         prompt = self.input.value.strip()
         if not prompt or self.running:
             return
-        turn = Turn(prompt, self.history)
+        try:
+            self.refresh()  # follow a rebound variable, so this turn shows up when recorded
+            turn = Turn(prompt, self.history)
+        except LexiluxError as exc:  # e.g. the variable was rebound to something else
+            self._set_status(str(exc), error=True)
+            return
+        continuing = bool(self.auto_continue.value)
+        self._stop_requested = False
         self.send.disabled, self.stop.disabled = True, False
         self._idle.clear()
         self.input.value = ""
         self.live.value = self._render.message("user", prompt)
+        self._reset_progress(continuing)
         self._set_status("…")
-        background.submit(self._run(turn))
+        background.submit(self._run(turn, continuing))
 
     def cancel(self) -> None:
         """Stop the answer; the partial text stays shown, marked interrupted, not recorded."""
+        if not self.running or self._stop_requested:
+            return
+        self._stop_requested = True  # seen by _run if its task has not started yet
         background.cancel(self._task)
 
-    async def _run(self, turn: Turn) -> ChatResult | None:
+    def _reset_progress(self, continuing: bool) -> None:
+        """Hide the bar for a plain answer; start it at round 1 for a continued one."""
+        progress = self.progress
+        progress.widget.layout.display = "" if continuing else "none"
+        if continuing:
+            progress.events.clear()
+            progress.bar.max = 1 + self.max_continues
+            progress.bar.value = 1
+            progress.bar.bar_style = "info"
+            progress.bar.description = "round 1"
+            progress.label.value = f"round 1 of {1 + self.max_continues}"
+
+    async def _run(self, turn: Turn, continuing: bool) -> ChatResult | None:
         self._task = asyncio.current_task()
         started = time.monotonic()
         renderer = StreamRenderer(wrap=False)
         call = dict(self.options, history=turn.context)
-        continuing = self.auto_continue.value
         if continuing:
-            self.progress.widget.layout.display = ""
             call.update(max_continues=self.max_continues, ensure_complete=False)
             call["on_progress"] = self.progress.update
-            stream: Any = self.chat.acomplete_stream(turn.prompt, **call)
-        else:
-            stream = self.chat.astream(turn.prompt, **call)
         user_html = self._render.message("user", turn.prompt)
+        stream: Any = None
         try:
+            if continuing:
+                stream = self.chat.acomplete_stream(turn.prompt, **call)
+            else:
+                stream = self.chat.astream(turn.prompt, **call)
+            if self._stop_requested:  # Stop came before this task started: send nothing
+                raise asyncio.CancelledError
             async for chunk in stream:
                 rendered = None
                 if chunk.reasoning_content:
@@ -225,15 +272,17 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
                     self.live.value = user_html + self._bubble(rendered)
             result: ChatResult = stream.result
         except asyncio.CancelledError:
-            partial: ChatResult = stream.result
+            partial: ChatResult = stream.result if stream is not None else ChatResult()
             partial.interrupted = True
-            await stream.aclose()
+            if stream is not None:
+                await stream.aclose()
             note = f"⏹ stopped · {footer(partial, time.monotonic() - started, self.chat.model)}"
             self.live.value = user_html + self._bubble(renderer.finish(), note)
             self._finish(note)
             return partial
-        except LexiluxError as exc:
-            partial_html = self._bubble(renderer.finish()) if stream.result.text else ""
+        except Exception as exc:  # a LexiluxError, or anything else: the panel must not hang
+            shown = stream is not None and stream.result.text
+            partial_html = self._bubble(renderer.finish()) if shown else ""
             self.live.value = user_html + partial_html
             if not self.input.value:
                 self.input.value = turn.prompt  # nothing the user typed is lost
@@ -272,8 +321,9 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         )
 
     def close(self) -> None:
-        if self._unwatch is not None:
-            self._unwatch()
+        unwatch = getattr(self, "_unwatch", None)  # absent when __init__ failed (bad options)
+        if unwatch is not None:
+            unwatch()
         super().close()
 
 
