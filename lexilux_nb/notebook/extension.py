@@ -35,9 +35,10 @@ def route_questions(lines: list[str]) -> list[str]:
 def load(shell: Any) -> ChatMagics:
     """Register the magics; ``%config ChatMagics.x = ...`` works because it is a configurable."""
     unload(shell)  # a reload replaces the old instance instead of stacking a second one
-    magics = ChatMagics(shell=shell)
+    magics = ChatMagics(shell=shell)  # Magics.__init__ already appends it to shell.configurables
     shell.register_magics(magics)
-    shell.configurables.append(magics)
+    if magics not in shell.configurables:
+        shell.configurables.append(magics)
     shell.input_transformers_cleanup.append(route_questions)
     return magics
 

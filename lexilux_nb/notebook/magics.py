@@ -306,7 +306,9 @@ class ChatMagics(Magics):
                 args.history or self.history,
                 chat,
                 namespace=self._namespace(),
-                max_continues=args.max_continues or self.max_continues,
+                max_continues=(
+                    self.max_continues if args.max_continues is None else args.max_continues
+                ),
                 **self._options(args),
             )
         except LexiluxError as exc:

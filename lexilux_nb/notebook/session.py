@@ -11,6 +11,7 @@ Semantics the magics and the chat panel share:
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -39,12 +40,23 @@ class AnswerView(Protocol):
     def failed(self, partial: ChatResult | None) -> None: ...
 
 
-_watchers: dict[int, list[Callable[[], None]]] = {}
+# id(history) -> (a weak reference to it, callbacks). ChatHistory is unhashable (it compares by
+# value), so it is keyed by identity; entries of collected histories are dropped as we go.
+_watchers: dict[int, tuple[weakref.ref[ChatHistory], list[Callable[[], None]]]] = {}
+
+
+def _callbacks(history: ChatHistory) -> list[Callable[[], None]]:
+    for key in [k for k, (ref, _) in _watchers.items() if ref() is None]:
+        del _watchers[key]
+    entry = _watchers.get(id(history))
+    if entry is None or entry[0]() is not history:
+        entry = _watchers[id(history)] = (weakref.ref(history), [])
+    return entry[1]
 
 
 def watch_history(history: ChatHistory, callback: Callable[[], None]) -> Callable[[], None]:
     """Call ``callback`` after every turn recorded in ``history``; returns an unsubscribe."""
-    callbacks = _watchers.setdefault(id(history), [])
+    callbacks = _callbacks(history)
     callbacks.append(callback)
 
     def unsubscribe() -> None:
@@ -56,7 +68,7 @@ def watch_history(history: ChatHistory, callback: Callable[[], None]) -> Callabl
 
 def history_changed(history: ChatHistory) -> None:
     """Tell every view of ``history`` (chat panels) that it changed."""
-    for callback in list(_watchers.get(id(history), ())):
+    for callback in list(_callbacks(history)):
         callback()
 
 
@@ -78,7 +90,7 @@ def get_history(
         value = namespace[name] = ChatHistory()
     if not isinstance(value, ChatHistory):
         raise ValidationError(
-            f"{name!r} is a {type(value).__name__}, not a ChatHistory: pick another name with "
+            f"{name!r} holds a {type(value).__name__}, not a ChatHistory: pick another name with "
             f"-H NAME, or rebind it with {name} = ChatHistory()"
         )
     return value

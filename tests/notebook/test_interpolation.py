@@ -1,0 +1,216 @@
+"""``{name}`` placeholders in prompts: what is filled, what is left alone, and the errors."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from lexilux_nb.notebook.errors import ChatCellError
+from lexilux_nb.notebook.interpolate import InterpolationError, interpolate
+
+
+def sent_prompt(server: Any) -> str:
+    assert server.requests, "no request was sent"
+    content: str = server.requests[-1].messages[-1]["content"]
+    return content
+
+
+def ok(ran: Any) -> Any:
+    assert ran.error is None, f"{ran.error!r}\n{ran.stdout}\n{ran.stderr}"
+    return ran
+
+
+@pytest.fixture
+def names(shell: Any) -> dict[str, Any]:
+    values = {
+        "x": 42,
+        "name": "Ada",
+        "d": {"key": "dict value", "other key": 2, 3: "int key"},
+        "obj": SimpleNamespace(attr="attribute value", inner=SimpleNamespace(deep="deeper")),
+        "items": ["zero", "one", "two"],
+        "nested": {"rows": [{"id": 7}]},
+    }
+    shell.user_ns.update(values)
+    return values
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{x}", "42"),
+        ("value: {x}!", "value: 42!"),
+        ("{name} and {x}", "Ada and 42"),
+        ("{d[key]}", "dict value"),
+        ("{d['key']}", "dict value"),
+        ('{d["other key"]}', "2"),
+        ("{d[3]}", "int key"),
+        ("{obj.attr}", "attribute value"),
+        ("{obj.inner.deep}", "deeper"),
+        ("{items[0]}", "zero"),
+        ("{items[-1]}", "two"),
+        ("{nested[rows][0][id]}", "7"),
+        ("{{x}}", "{x}"),
+        ("{{x}} is {x}", "{x} is 42"),
+        ("{{d[key]}} {{obj.attr}}", "{d[key]} {obj.attr}"),
+    ],
+)
+def test_placeholders_are_filled(
+    server: Any, run: Any, names: dict[str, Any], template: str, expected: str
+) -> None:
+    ok(run(f"%%chat\n{template}"))
+    assert sent_prompt(server) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        'Parse this JSON: {"user": {"name": "x", "tags": [1, 2]}}',
+        "{k: v for k, v in pairs.items()}",
+        "{1, 2, 3}",
+        "{ x }",
+        "{x + 1}",
+        "{x!r}",
+        "{x:>10}",
+        "{}",
+        "function f() { return 1; }",
+        "{0}",
+        "a lone { brace",
+        "a lone } brace",
+        "{x",
+        '{"a": {"b": 1}}',
+        '[{"a": {"b": {}}}, {"c": [{}]}]',
+        "{{",
+        "}}",
+        "{{ not a placeholder }}",
+        "{{1}}",
+    ],
+)
+def test_other_braces_are_left_exactly_as_written(
+    server: Any, run: Any, names: dict[str, Any], text: str
+) -> None:
+    ok(run(f"%%chat\n{text}"))
+    assert sent_prompt(server) == text
+
+
+def test_json_with_a_placeholder_inside(server: Any, run: Any, names: dict[str, Any]) -> None:
+    ok(run('%%chat\n{"name": "{name}", "n": {x}}'))
+    assert sent_prompt(server) == '{"name": "Ada", "n": 42}'
+
+
+def test_values_are_inserted_as_str(server: Any, run: Any, shell: Any) -> None:
+    shell.user_ns["data"] = {"a": [1, 2]}
+    shell.user_ns["text"] = "has {braces} and {x}"
+    ok(run("%%chat\n{data} / {text}"))
+    assert sent_prompt(server) == "{'a': [1, 2]} / has {braces} and {x}"  # not re-interpolated
+
+
+def test_line_form_interpolates_too(server: Any, run: Any, names: dict[str, Any]) -> None:
+    ok(run("%chat tell me about {name}"))
+    assert sent_prompt(server) == "tell me about Ada"
+
+
+@pytest.mark.parametrize(
+    ("template", "missing"),
+    [
+        ("{nope}", "nope"),
+        ("hello {nope} there", "nope"),
+        ("{nope.attr}", "nope"),
+        ("{nope[0]}", "nope"),
+        ("{x} and {undefined_thing}", "undefined_thing"),
+    ],
+)
+def test_unknown_name_is_an_error_naming_it(
+    server: Any, run: Any, shell: Any, names: dict[str, Any], template: str, missing: str
+) -> None:
+    ran = run(f"%%chat\n{template}")
+    assert isinstance(ran.error, ChatCellError)
+    assert repr(missing) in str(ran.error)
+    assert "--no-interpolate" in str(ran.error)
+    assert server.requests == []
+    assert len(shell.user_ns.get("chat_history") or []) == 0
+    shown = ran.stdout + ran.stderr
+    assert missing in shown
+    assert "Traceback" not in shown
+    assert "interpolate.py" not in shown
+
+
+@pytest.mark.parametrize(
+    ("template", "detail"),
+    [
+        ("{obj.missing}", "missing"),
+        ("{d[absent]}", "absent"),
+        ("{items[10]}", "IndexError"),
+        ("{x[0]}", "TypeError"),
+    ],
+)
+def test_bad_access_is_an_error(
+    server: Any, run: Any, names: dict[str, Any], template: str, detail: str
+) -> None:
+    ran = run(f"%%chat\n{template}")
+    assert isinstance(ran.error, ChatCellError)
+    assert template in str(ran.error)
+    assert detail in str(ran.error)
+    assert server.requests == []
+
+
+def test_no_interpolate_leaves_placeholders(server: Any, run: Any, names: dict[str, Any]) -> None:
+    ok(run("%%chat --no-interpolate\n{x} {nope} {{x}}"))
+    assert sent_prompt(server) == "{x} {nope} {{x}}"
+
+
+def test_interpolation_can_be_switched_off_by_config(
+    server: Any, run: Any, names: dict[str, Any]
+) -> None:
+    ok(run("%chat_config interpolate=false"))
+    ok(run("%%chat\n{x} {nope}"))
+    assert sent_prompt(server) == "{x} {nope}"
+    ok(run("%config ChatMagics.interpolate = True"))
+    ok(run("%%chat\n{x}"))
+    assert sent_prompt(server) == "42"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("%chat cost is $x", "cost is $x"),
+        ("%chat cost is $$x", "cost is $$x"),
+        ("%chat the {x} value", "the 42 value"),  # ours, not IPython's var_expand
+        ("%chat the {x+1} value", "the {x+1} value"),  # IPython would evaluate this
+        ("%chat a {{x}} b", "a {x} b"),
+    ],
+)
+def test_ipython_variable_expansion_does_not_happen(
+    server: Any, run: Any, names: dict[str, Any], line: str, expected: str
+) -> None:
+    ok(run(line))
+    assert sent_prompt(server) == expected
+
+
+def test_options_are_not_interpolated(server: Any, run: Any, names: dict[str, Any]) -> None:
+    ok(run("%%chat -s {name}\nhi"))
+    assert server.requests[-1].messages[0] == {"role": "system", "content": "{name}"}
+
+
+def test_nothing_is_evaluated() -> None:
+    calls: list[str] = []
+
+    class Spy:
+        @property
+        def attr(self) -> str:
+            calls.append("attr")
+            return "ok"
+
+    namespace = {"spy": Spy(), "__import__": __import__}
+    assert interpolate("{spy.attr}", namespace) == "ok"
+    assert calls == ["attr"]
+    template = "{__import__('os').getcwd()} {spy.attr()}"
+    assert interpolate(template, namespace) == template
+    assert calls == ["attr"]
+
+
+def test_interpolation_error_is_a_validation_error() -> None:
+    with pytest.raises(InterpolationError, match="'missing'"):
+        interpolate("{missing}", {})
