@@ -110,6 +110,7 @@ def build_notebook(path: Path, locked_url: str) -> None:
         "from lexilux_nb import ChatPanel\n\npanel = ChatPanel()\npanel",
         "%%chat\nWhat did I say from the panel?",
         f"%chat --base-url {locked_url} --no-history Hello?",
+        "%%chat --no-history\nKeep talking about the sea.",
     ]
     nb = new_notebook(cells=[new_code_cell(source) for source in cells])
     nb.metadata["kernelspec"] = {

@@ -171,6 +171,35 @@ def test_error_shows_a_short_readable_message(page) -> None:
     assert "Traceback" not in text and "site-packages" not in text
 
 
+def test_rerunning_a_cell_replaces_its_turn(page, servers) -> None:
+    main, _ = servers
+    run(page, 1)  # JupyterLab sends the cell id: the turn is replaced, not appended
+    wait_done(page, 1)
+    assert main.requests[-1].messages == [{"role": "user", "content": "Show me the markdown demo."}]
+    run(page, 5)  # the follow-up still sees one markdown turn, then the panel's
+    wait_done(page, 5)
+    users = [m["content"] for m in main.requests[-1].messages if m["role"] == "user"]
+    assert users.count("Show me the markdown demo.") == 1
+
+
+def test_interrupt_stops_the_stream_and_keeps_the_partial_answer(page) -> None:
+    run(page, 7)
+    page.wait_for_function(
+        "() => (document.querySelectorAll('.jp-Notebook .jp-Cell')[7]"
+        ".querySelector('.lexilux-answer')?.innerText || '').includes('panel20')",
+        timeout=30_000,
+    )
+    clicked = time.monotonic()
+    page.locator(
+        "jp-button[data-command='notebook:interrupt-kernel'], "
+        "button[data-command='notebook:interrupt-kernel']"
+    ).first.click()
+    wait_done(page, 7, timeout=10)
+    assert time.monotonic() - clicked < 3.0  # includes the browser and kernel round trips
+    output = cell(page, 7).locator(".jp-OutputArea").inner_text()
+    assert "interrupted" in output and "panel20" in output and "panel399" not in output
+
+
 def test_answers_survive_save_and_reload(page) -> None:
     page.keyboard.press("Escape")
     page.keyboard.press("Control+s")
