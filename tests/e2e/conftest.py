@@ -1,6 +1,8 @@
 """Real-browser fixtures: a scripted fake server, JupyterLab on 127.0.0.1, Debian's Chromium.
 
 Everything is required: a missing piece fails the suite (``make test`` installs them), never skips.
+The fixtures are module-scoped on purpose: Playwright's sync API keeps an asyncio loop running on
+the main thread while it is open, which would break ``asyncio.run`` in tests collected later.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[FakeOpenAIServer, FakeOpenAIServer]]:
     _require()
     main = FakeOpenAIServer(model="e2e-model")
@@ -121,7 +123,7 @@ def build_notebook(path: Path, locked_url: str) -> None:
     nbformat.write(nb, path)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(servers, tmp_path_factory) -> Iterator[dict[str, str]]:
     main, locked = servers
     root = tmp_path_factory.mktemp("lab")
@@ -182,7 +184,7 @@ def lab(servers, tmp_path_factory) -> Iterator[dict[str, str]]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -204,7 +206,7 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def page(browser, lab):
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
