@@ -1,8 +1,9 @@
 """``make demo``: run a notebook headless in a real kernel and keep what it produced.
 
-The notebook runs through nbclient with ``LEXILUX_NB_ECHO=1``, so every answer is also
-streamed as plain text to this terminal while it arrives; the executed notebook and an HTML
-rendering are written to ``--out`` (``build/`` by default). With no endpoint configured the
+The notebook runs through nbclient. The kernel appends every answer, as plain text while it
+streams, to a file named by ``LEXILUX_NB_ECHO`` (not to its stderr: ipykernel would capture that
+into the notebook), and a thread here copies that file to the terminal. The executed notebook and
+an HTML rendering are written to ``--out`` (``build/`` by default). With no endpoint configured the
 notebook runs on the embedded local model.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,14 +25,19 @@ def run(notebook: Path, out: Path, *, timeout: int = 900, kernel: str = "python3
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
-    os.environ["LEXILUX_NB_ECHO"] = "1"  # inherited by the kernel process
+    echo = Path(tempfile.mkstemp(prefix="lexilux-demo-", suffix=".txt")[1])
+    os.environ["LEXILUX_NB_ECHO"] = str(echo)  # inherited by the kernel process
+    stop = threading.Event()
+    tail = threading.Thread(target=_copy_to_terminal, args=(echo, stop), daemon=True)
+    tail.start()
     nb = nbformat.read(notebook, as_version=4)
     started = time.monotonic()
 
     def on_cell_execute(cell: Any, cell_index: int, **_: Any) -> None:
         if cell.cell_type == "code" and cell.source.strip():
             first = cell.source.strip().splitlines()[0]
-            print(f"\n\033[1mIn [{cell_index}]\033[0m {first}", file=sys.stderr, flush=True)
+            time.sleep(0.1)  # let the echo of the previous cell reach the terminal first
+            print(f"\n\033[1mIn [{cell_index}]\033[0m {first}", flush=True)
 
     client = NotebookClient(
         nb,
@@ -38,7 +46,12 @@ def run(notebook: Path, out: Path, *, timeout: int = 900, kernel: str = "python3
         resources={"metadata": {"path": str(notebook.parent.resolve())}},
         on_cell_execute=on_cell_execute,
     )
-    client.execute()
+    try:
+        client.execute()
+    finally:
+        stop.set()
+        tail.join(timeout=5)
+        echo.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     executed = out / notebook.name
     nbformat.write(nb, executed)
@@ -46,10 +59,23 @@ def run(notebook: Path, out: Path, *, timeout: int = 900, kernel: str = "python3
     executed.with_suffix(".html").write_text(html, encoding="utf-8")
     print(
         f"\n\nran {notebook} in {time.monotonic() - started:.0f} s; wrote {executed} "
-        f"and {executed.with_suffix('.html')}",
-        file=sys.stderr,
+        f"and {executed.with_suffix('.html')}"
     )
     return executed
+
+
+def _copy_to_terminal(path: Path, stop: threading.Event) -> None:
+    """Print what the kernel appends to ``path`` as it arrives."""
+    with path.open(encoding="utf-8", errors="replace") as source:
+        while True:
+            text = source.read()
+            if text:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            elif stop.is_set():
+                return
+            else:
+                time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> int:

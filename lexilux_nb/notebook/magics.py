@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import sys
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -41,7 +40,7 @@ CONFIGURABLE = (
     "stream",
     "interpolate",
     "update_interval",
-    "echo",
+    "echo_file",
 )
 
 
@@ -68,14 +67,16 @@ class ChatMagics(Magics):
     stream = Bool(True, help="Stream answers live.").tag(config=True)
     interpolate = Bool(True, help="Fill {name} placeholders from the namespace.").tag(config=True)
     update_interval = Float(0.05, help="Seconds between live view updates.").tag(config=True)
-    echo = Bool(
-        help="Also stream answers as plain text to the kernel process's stderr (headless runs); "
-        "defaults to $LEXILUX_NB_ECHO=1."
+    echo_file = Unicode(
+        None,
+        allow_none=True,
+        help="Also append answers as plain text to this file while they stream (headless runs "
+        "such as make demo read it); defaults to $LEXILUX_NB_ECHO.",
     ).tag(config=True)
 
-    @default("echo")
-    def _echo_from_env(self) -> bool:
-        return os.environ.get("LEXILUX_NB_ECHO") == "1"
+    @default("echo_file")
+    def _echo_file_from_env(self) -> str | None:
+        return os.environ.get("LEXILUX_NB_ECHO") or None
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -220,7 +221,11 @@ class ChatMagics(Magics):
             max_rounds=rounds,
             interval=self.update_interval,
         )
-        return TeeView(view, TerminalView(sys.__stderr__)) if self.echo else view
+        if not self.echo_file:
+            return view
+        # Not sys.__stderr__: ipykernel captures the kernel's file descriptors into the notebook.
+        echo = open(self.echo_file, "a", encoding="utf-8")  # noqa: SIM115 - closed by the view
+        return TeeView(view, TerminalView(echo, close=True))
 
     def _cell_id(self) -> str | None:
         kernel = getattr(self.shell, "kernel", None)

@@ -155,8 +155,9 @@ class WidgetView:
 class TerminalView:
     """Plain text to a stream (terminal IPython): no widgets, no object placeholders."""
 
-    def __init__(self, out: IO[str] | None = None) -> None:
+    def __init__(self, out: IO[str] | None = None, *, close: bool = False) -> None:
         self._out = out or sys.stdout
+        self._close = close  # the stream is ours (an echo file): close it at the end
         self._in_reasoning = False
         self._wrote = False
 
@@ -181,15 +182,20 @@ class TerminalView:
         if not event.done:
             self._write(f"\n[continuing: round {event.round + 1} of {event.max_rounds}]\n")
 
+    def _end(self, text: str) -> None:
+        if text:
+            self._write(text)
+        if self._close:
+            self._out.close()
+
     def finish(self, result: ChatResult, footer: str) -> None:
-        self._write(f"\n— {footer}\n")
+        self._end(f"\n— {footer}\n")
 
     def interrupted(self, partial: ChatResult, footer: str) -> None:
-        self._write(f"\n[interrupted] — {footer}\n")
+        self._end(f"\n[interrupted] — {footer}\n")
 
     def failed(self, partial: ChatResult | None) -> None:
-        if self._wrote:
-            self._write("\n")
+        self._end("\n" if self._wrote else "")
 
 
 class TeeView:
