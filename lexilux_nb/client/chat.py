@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from .. import __version__
 from .accumulate import StreamAccumulator
-from .continuation import CompleteOptions, Continuation, Round, split_options
+from .continuation import CompleteOptions, Continuation, Round, ShownRounds, split_options
 from .errors import (
-    ChatStreamInterruptedError,
     ConfigurationError,
     LexiluxError,
     ValidationError,
     mask_secret,
 )
-from .models import ChatResult, ChatStreamChunk
+from .models import ChatResult
 from .options import ChatOptions, HistoryOptions, resolve
 from .protocol import build_body, build_messages, detect_provider, parse_completion
 from .retry import Clock, RateLimiter, RetryPolicy, SystemClock, retry_flow
@@ -311,8 +309,7 @@ class Chat:
     ) -> StreamingIterator:
         """Stream every round of :meth:`complete` as one answer (seams trimmed live)."""
         machine, round_options = self._continuation(messages, options)
-        final: list[ChatResult] = []
-        shown: list[str] = []
+        shown = ShownRounds(machine)
 
         def run() -> ChunkGen:
             step: Round | ChatResult = machine.start()
@@ -320,35 +317,29 @@ class Chat:
                 if step.delay:
                     self._clock.sleep(step.delay)
                 stream = self.stream(step.messages, **self._round_options(step, round_options))
-                trimmer = machine.trimmer()
+                shown.begin_round()
                 try:
                     for chunk in stream:
-                        out = _visible(chunk, trimmer.feed(chunk.delta))
-                        if out is not None:
-                            shown.append(out.delta)
+                        if (out := shown.show(chunk)) is not None:
                             yield out
-                    if tail := trimmer.flush():
-                        shown.append(tail)
-                        yield ChatStreamChunk(tail)
+                    if (tail := shown.end_round()) is not None:
+                        yield tail
                 except LexiluxError as exc:
-                    if isinstance(exc, ChatStreamInterruptedError) and (tail := trimmer.flush()):
-                        shown.append(tail)  # text held back as a possible repeat is kept
-                        yield ChatStreamChunk(tail)
+                    if (tail := shown.end_round(exc)) is not None:
+                        yield tail
                     step = machine.on_error(exc)
                 else:
                     step = machine.on_result(stream.result)
-            final.append(step)
-            yield _done_chunk(step)
+            yield shown.done(step)
 
-        return StreamingIterator(run, lambda: final[0] if final else _so_far(machine, shown))
+        return StreamingIterator(run, shown.result)
 
     def acomplete_stream(
         self, messages: Any, **options: Unpack[CompleteOptions]
     ) -> AsyncStreamingIterator:
         """Async :meth:`complete_stream`."""
         machine, round_options = self._continuation(messages, options)
-        final: list[ChatResult] = []
-        shown: list[str] = []
+        shown = ShownRounds(machine)
 
         async def run() -> AsyncChunkGen:
             step: Round | ChatResult = machine.start()
@@ -356,27 +347,22 @@ class Chat:
                 if step.delay:
                     await self._clock.asleep(step.delay)
                 stream = self.astream(step.messages, **self._round_options(step, round_options))
-                trimmer = machine.trimmer()
+                shown.begin_round()
                 try:
                     async for chunk in stream:
-                        out = _visible(chunk, trimmer.feed(chunk.delta))
-                        if out is not None:
-                            shown.append(out.delta)
+                        if (out := shown.show(chunk)) is not None:
                             yield out
-                    if tail := trimmer.flush():
-                        shown.append(tail)
-                        yield ChatStreamChunk(tail)
+                    if (tail := shown.end_round()) is not None:
+                        yield tail
                 except LexiluxError as exc:
-                    if isinstance(exc, ChatStreamInterruptedError) and (tail := trimmer.flush()):
-                        shown.append(tail)  # text held back as a possible repeat is kept
-                        yield ChatStreamChunk(tail)
+                    if (tail := shown.end_round(exc)) is not None:
+                        yield tail
                     step = machine.on_error(exc)
                 else:
                     step = machine.on_result(stream.result)
-            final.append(step)
-            yield _done_chunk(step)
+            yield shown.done(step)
 
-        return AsyncStreamingIterator(run, lambda: final[0] if final else _so_far(machine, shown))
+        return AsyncStreamingIterator(run, shown.result)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -397,21 +383,3 @@ class Chat:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _visible(chunk: ChatStreamChunk, text: str) -> ChatStreamChunk | None:
-    """A round's chunk as the caller of a continuing stream sees it (round ends are hidden)."""
-    if chunk.done or not (text or chunk.reasoning_content):
-        return None
-    return ChatStreamChunk(text, False, None, chunk.usage, [], chunk.reasoning_content, chunk.raw)
-
-
-def _so_far(machine: Continuation, shown: list[str]) -> ChatResult:
-    """A continuing stream's result before it ends: every round so far, as shown."""
-    return replace(machine.merged(truncated=True), text="".join(shown))
-
-
-def _done_chunk(result: ChatResult) -> ChatStreamChunk:
-    return ChatStreamChunk(
-        "", True, result.finish_reason, result.usage, list(result.tool_calls), None, None
-    )

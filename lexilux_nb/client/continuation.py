@@ -19,7 +19,7 @@ from .errors import (
     LexiluxError,
     ValidationError,
 )
-from .models import ChatResult, ToolCall, Usage
+from .models import ChatResult, ChatStreamChunk, ToolCall, Usage
 from .options import HistoryOptions
 
 # Short on purpose: small models echo their whole answer back when given a long instruction
@@ -336,3 +336,55 @@ class Continuation:
                 truncated,
             )
         )
+
+
+class ShownRounds:
+    """What the sync and async continuing-stream drivers share, as plain state.
+
+    Each round's chunks pass through a :class:`SeamTrimmer` before the caller sees them; the text
+    shown so far is the partial result if the stream stops early; round ends are hidden and one
+    ``done`` chunk closes the whole answer.
+    """
+
+    def __init__(self, machine: Continuation) -> None:
+        self._machine = machine
+        self._trimmer = SeamTrimmer("")
+        self._shown: list[str] = []
+        self._final: ChatResult | None = None
+
+    def begin_round(self) -> None:
+        self._trimmer = self._machine.trimmer()
+
+    def show(self, chunk: ChatStreamChunk) -> ChatStreamChunk | None:
+        """The chunk as the caller sees it (trimmed), or None."""
+        if chunk.done:
+            return None
+        text = self._trimmer.feed(chunk.delta) if chunk.delta else ""
+        if not (text or chunk.reasoning_content):
+            return None
+        self._shown.append(text)
+        return ChatStreamChunk(
+            text, False, None, chunk.usage, [], chunk.reasoning_content, chunk.raw
+        )
+
+    def end_round(self, error: LexiluxError | None = None) -> ChatStreamChunk | None:
+        """Text held back as a possible repeat, once the round is over (or cut off)."""
+        if error is not None and not isinstance(error, ChatStreamInterruptedError):
+            return None
+        tail = self._trimmer.flush()
+        if not tail:
+            return None
+        self._shown.append(tail)
+        return ChatStreamChunk(tail)
+
+    def done(self, result: ChatResult) -> ChatStreamChunk:
+        self._final = result
+        return ChatStreamChunk(
+            "", True, result.finish_reason, result.usage, list(result.tool_calls), None, None
+        )
+
+    def result(self) -> ChatResult:
+        """The final answer, or before the end every round so far, as shown."""
+        if self._final is not None:
+            return self._final
+        return replace(self._machine.merged(truncated=True), text="".join(self._shown))
