@@ -432,3 +432,26 @@ def test_stream_renderer_finish_without_feeds() -> None:
     s = StreamRenderer(clock=FakeClock(), wrap=False)
     assert s.finish() == ""
     assert s.updates == 1
+
+
+def test_update_interval_stretches_as_the_html_grows() -> None:
+    """Each update resends the whole HTML; a large answer is updated less often."""
+    from lexilux_nb.notebook.render import StreamRenderer
+
+    now = [0.0]
+    renderer = StreamRenderer(
+        interval=0.05, clock=lambda: now[0], bytes_per_second=10_000, wrap=False
+    )
+    assert renderer.feed("small") is not None
+    assert renderer.throttle.interval == 0.05  # tiny HTML: the base rate
+    renderer.feed("\n\n" + "word " * 400)
+    now[0] += 0.05
+    html = renderer.poll()
+    assert html is not None and len(html) > 2_000
+    assert renderer.throttle.interval == pytest.approx(len(html) / 10_000)
+    now[0] += 0.05
+    renderer.feed(" more")
+    assert renderer.poll() is None  # too soon for this much HTML
+    now[0] += renderer.throttle.interval
+    assert renderer.poll() is not None
+    assert "more" in renderer.finish()

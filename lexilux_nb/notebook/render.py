@@ -32,6 +32,7 @@ _FENCE_CLOSE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
 _LIST_MARKER_RE = re.compile(r"^(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")
 
 DEFAULT_TAIL_SOFT_LIMIT = 4096
+LIVE_BYTES_PER_SECOND = 1_000_000  # 20 Hz up to ~50 KB of HTML, then proportionally slower
 
 
 class IncrementalRenderer:
@@ -247,10 +248,13 @@ class StreamRenderer:
         wrap: bool = True,
         reasoning_open: bool = False,
         tail_soft_limit: int = DEFAULT_TAIL_SOFT_LIMIT,
+        bytes_per_second: float = LIVE_BYTES_PER_SECOND,
     ) -> None:
         self.answer = IncrementalRenderer(tail_soft_limit=tail_soft_limit)
         self.reasoning = IncrementalRenderer(tail_soft_limit=tail_soft_limit)
         self.throttle = Throttle(interval, clock)
+        self.interval = interval
+        self.bytes_per_second = bytes_per_second
         self.wrap = wrap
         self.reasoning_open = reasoning_open
         self._footer = footer
@@ -301,6 +305,10 @@ class StreamRenderer:
             return None
         self._last = html
         self.updates += 1
+        # Each update resends the whole HTML: past interval * budget bytes, update less often,
+        # so a long answer costs at most ~bytes_per_second of IOPub traffic.
+        if self.interval > 0:  # 0 means "no throttling" and stays so
+            self.throttle.interval = max(self.interval, len(html) / self.bytes_per_second)
         return html
 
     def finish(self, footer: str | None = None) -> str:
