@@ -76,6 +76,11 @@ def answer_bundle(
     return {"text/html": wrap_answer(body), "text/markdown": markdown, "text/plain": result.text}
 
 
+def _live(rendered: str) -> str:
+    """Live HTML styled like JupyterLab's own HTML outputs (headings, tables, spacing)."""
+    return wrap_answer(f"<div class='jp-RenderedHTMLCommon'>{rendered}</div>")
+
+
 class WidgetView:
     """Live HTML widget, then a static output in its place."""
 
@@ -121,7 +126,7 @@ class WidgetView:
                 self._opened_fence = True
             rendered = self._renderer.feed(delta) or rendered
         if rendered is not None:
-            self.html.value = wrap_answer(rendered)
+            self.html.value = _live(rendered)
 
     def progress(self, event: ContinueProgress) -> None:
         if self.progress_widget is not None:
