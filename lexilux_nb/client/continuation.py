@@ -204,8 +204,8 @@ class Continuation:
             "",
         )
         self._rounds: list[ChatResult] = []
+        self._cut: ChatResult | None = None  # a streamed round that was cut mid-way
         self._texts: list[str] = []
-        self._interrupted = False  # a streamed round was cut mid-way (its text is kept)
 
     @property
     def text(self) -> str:
@@ -253,7 +253,7 @@ class Continuation:
             raise error
         if isinstance(error, ChatStreamInterruptedError):  # keep what was already shown
             self._texts.append(trim_seam(self.text, error.partial_result.text))
-            self._interrupted = True
+            self._cut = error.partial_result  # its reasoning, usage and tool calls count too
         partial = self.merged(truncated=True)
         callback = self._settings.on_error_callback
         if callback is not None:
@@ -299,7 +299,7 @@ class Continuation:
         usage = Usage()
         calls: list[ToolCall] = []
         reasoning = []
-        for r in rounds:
+        for r in rounds + ([self._cut] if self._cut is not None else []):
             usage = usage + r.usage
             calls += r.tool_calls
             if r.reasoning:
@@ -313,10 +313,10 @@ class Continuation:
             usage=usage,
             tool_calls=calls,
             reasoning="".join(reasoning) or None,
-            raw=None,
+            raw={"rounds": [r.raw for r in rounds]} if any(r.raw for r in rounds) else None,
             continues=self.continues,
             truncated=truncated,
-            interrupted=self._interrupted or any(r.interrupted for r in rounds),
+            interrupted=self._cut is not None or any(r.interrupted for r in rounds),
         )
 
     def _progress(self, finish_reason: str | None, *, done: bool, truncated: bool = False) -> None:

@@ -1138,3 +1138,29 @@ async def test_closing_a_continuing_stream_early_releases_it(stream_driver: str,
     assert first.delta and not first.done
     assert len(server.bodies) == 1  # no further round is started
     assert router.calls.last.response.is_closed
+
+
+async def test_a_cut_round_keeps_its_reasoning_in_the_partial(stream_driver: str, router, chat):
+    serve(
+        router,
+        Turn("Alpha beta gamma", "length", reasoning="first thoughts"),
+        Turn(" delta epsilon", "length", reasoning="second thoughts", cut=True),
+    )
+    run = await drive(stream_driver, chat, PROMPT, on_error="return_partial")
+    partial = run.ok()
+    assert partial.truncated and partial.interrupted
+    assert partial.reasoning == "first thoughtssecond thoughts"
+    assert partial.text.startswith("Alpha beta gamma")
+
+
+async def test_return_raw_keeps_every_round(driver: str, router, chat):
+    serve(router, Turn("Alpha beta", "length"), Turn(" gamma.", "stop"))
+    result = (await drive(driver, chat, PROMPT, return_raw=True)).ok()
+    assert result.continues == 1
+    assert result.raw is not None and len(result.raw["rounds"]) == 2
+    assert all(r for r in result.raw["rounds"])
+
+
+async def test_without_return_raw_there_is_no_raw(driver: str, router, chat):
+    serve(router, Turn("Alpha beta", "length"), Turn(" gamma.", "stop"))
+    assert (await drive(driver, chat, PROMPT)).ok().raw is None
