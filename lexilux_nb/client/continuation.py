@@ -19,6 +19,7 @@ from .errors import (
     LexiluxError,
     ValidationError,
 )
+from .history_export import content_text
 from .models import ChatResult, ChatStreamChunk, ToolCall, Usage
 from .options import HistoryOptions
 
@@ -172,14 +173,6 @@ def _delay(setting: float | tuple[float, float], rand: Callable[[], float]) -> f
     return float(setting)
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-    return ""
-
-
 class Continuation:
     """The state machine: ``start()``, then ``on_result``/``on_error`` until a result comes back."""
 
@@ -200,7 +193,11 @@ class Continuation:
         self.strategy = strategy
         self._provider = provider
         self._original_prompt = next(
-            (_text_of(m.get("content")) for m in reversed(self._base) if m.get("role") == "user"),
+            (
+                content_text(m.get("content"), placeholders=False)
+                for m in reversed(self._base)
+                if m.get("role") == "user"
+            ),
             "",
         )
         self._rounds: list[ChatResult] = []

@@ -20,6 +20,7 @@ import ipywidgets as widgets
 from ..client.chat import Chat
 from ..client.errors import LexiluxError, redact
 from ..client.history import ChatHistory
+from ..client.history_export import content_text
 from ..client.models import ChatResult
 from ..client.options import resolve
 from ..markdown import render_markdown, wrap_answer
@@ -46,18 +47,6 @@ SCROLL = (
     "border:1px solid #e5e7eb;border-radius:6px;padding:4px 8px"
 )
 LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if isinstance(part, dict) and part.get("type") == "text":
-                parts.append(str(part.get("text", "")))
-            elif isinstance(part, dict):
-                parts.append(f"[{part.get('type', 'part')}]")
-        return "\n".join(parts)
-    return "" if content is None else str(content)
 
 
 class _Transcript:
@@ -89,7 +78,7 @@ class _Transcript:
         for i, message in enumerate(history):
             reasoning = str(history.metadata(i).get("reasoning") or "")
             parts.append(
-                self.message(message["role"], _content_text(message.get("content")), reasoning)
+                self.message(message["role"], content_text(message.get("content")), reasoning)
             )
         if not parts:
             parts.append("<div style='color:#9ca3af;padding:8px'>No messages yet.</div>")
