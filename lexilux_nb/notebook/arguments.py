@@ -109,19 +109,6 @@ def panel_arguments(func: F) -> F:
     return _decorate(func, _PANEL_OPTIONS)
 
 
-def parse_panel(magic: Callable[..., Any], options: str) -> Any:
-    """Parse ``%chat_panel`` options (the chat options it does not take are left unset)."""
-    try:
-        argv = shlex.split(options)
-    except ValueError as exc:
-        raise UsageError(f"could not read the options {options!r}: {exc}") from None
-    args = magic.parser.parse_args(argv)  # type: ignore[attr-defined]
-    if args.history is not None and not args.history.isidentifier():
-        raise UsageError(f"-H/--history needs a Python variable name, got {args.history!r}")
-    args.extra = parse_params(args.param or [])
-    return args
-
-
 def split_line(line: str) -> tuple[str, str]:
     """(options, prompt) of a line magic: options first, the untouched rest is the prompt."""
     pos = 0
@@ -166,8 +153,9 @@ def parse(magic: Callable[..., Any], options: str) -> Any:
     if args.history is not None and not args.history.isidentifier():
         message = f"-H/--history needs a Python variable name, got {args.history!r}"
         raise _usage_error(magic, message)
-    if args.out is not None and not args.out.isidentifier():
-        raise _usage_error(magic, f"-o/--out needs a Python variable name, got {args.out!r}")
+    out = getattr(args, "out", None)  # %chat_panel has no -o
+    if out is not None and not out.isidentifier():
+        raise _usage_error(magic, f"-o/--out needs a Python variable name, got {out!r}")
     if args.reasoning is not None and args.reasoning not in REASONING_EFFORTS:
         message = f"--reasoning takes one of {', '.join(REASONING_EFFORTS)}, got {args.reasoning!r}"
         raise _usage_error(magic, message)

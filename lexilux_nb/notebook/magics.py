@@ -303,7 +303,7 @@ class ChatMagics(Magics):
         """``%chat_panel [-H NAME] [options]``: a chat box on the same history as ``%%chat``."""
         from .panel import ChatPanel
 
-        args = arguments.parse_panel(self.chat_panel, line)
+        args = arguments.parse(self.chat_panel, line)
         endpoint = self.endpoint(args)
         try:
             chat = self.client(endpoint)
