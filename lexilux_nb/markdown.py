@@ -466,6 +466,15 @@ ANSWER_CSS = """\
 """Stylesheet for rendered answers, scoped under ``.lexilux-answer``."""
 
 
+def reasoning_details(body_html: str, *, opened: bool = False) -> str:
+    """Reasoning as a collapsed section above an answer (styled by :data:`ANSWER_CSS`)."""
+    state = " open" if opened else ""
+    return (
+        f'<details class="lexilux-reasoning"{state}><summary>Reasoning</summary>'
+        f'<div class="lexilux-reasoning-body">{body_html}</div></details>'
+    )
+
+
 def wrap_answer(html: str) -> str:
     """Wrap rendered answer HTML in the styled ``.lexilux-answer`` container."""
     return f'<div class="lexilux-answer"><style>{ANSWER_CSS}</style>{html}</div>'

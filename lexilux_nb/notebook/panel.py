@@ -23,7 +23,7 @@ from ..client.history import ChatHistory
 from ..client.history_export import content_text
 from ..client.models import ChatResult
 from ..client.options import resolve
-from ..markdown import render_markdown, wrap_answer
+from ..markdown import reasoning_details, render_markdown, wrap_answer
 from . import background
 from .config import build_chat, resolve_endpoint
 from .progress import ContinuationProgress
@@ -61,11 +61,7 @@ class _Transcript:
         if cached is None:
             style = BUBBLE.get(role, BUBBLE["other"])
             label = html.escape(LABELS.get(role, role))
-            thinking = (
-                f"<details><summary>Reasoning</summary>{render_markdown(reasoning)}</details>"
-                if reasoning
-                else ""
-            )
+            thinking = reasoning_details(render_markdown(reasoning)) if reasoning else ""
             cached = (
                 f"<div style='{style}'><b style='font-size:0.8em'>{label}</b>"
                 f"{thinking}{render_markdown(text)}</div>"

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lexilux_nb.markdown import render_markdown, wrap_answer
+from lexilux_nb.markdown import reasoning_details, render_markdown, wrap_answer
 
 __all__ = ["IncrementalRenderer", "StreamRenderer", "Throttle"]
 
@@ -325,11 +325,7 @@ class StreamRenderer:
     def _compose(self, answer_html: str, reasoning_html: str) -> str:
         parts: list[str] = []
         if reasoning_html:
-            opened = " open" if self.reasoning_open else ""
-            parts.append(
-                f'<details class="lexilux-reasoning"{opened}><summary>Reasoning</summary>'
-                f'<div class="lexilux-reasoning-body">{reasoning_html}</div></details>'
-            )
+            parts.append(reasoning_details(reasoning_html, opened=self.reasoning_open))
         parts.append(answer_html)
         if self._footer:
             parts.append(f'<div class="lexilux-footer">{_html.escape(self._footer)}</div>')

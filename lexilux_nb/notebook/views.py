@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from ..client.continuation import ContinueProgress
 from ..client.models import ChatResult, ChatStreamChunk
-from ..markdown import escape_markdown_html, render_markdown, wrap_answer
+from ..markdown import escape_markdown_html, reasoning_details, render_markdown, wrap_answer
 from .progress import ContinuationProgress
 from .render import StreamRenderer
 
@@ -58,10 +58,7 @@ def as_markdown(text: str, fmt: str) -> str:
 def _reasoning_html(reasoning: str | None) -> str:
     if not reasoning:
         return ""
-    return (
-        "<details><summary>Reasoning</summary>"
-        f"<div style='opacity:0.8'>{render_markdown(reasoning)}</div></details>"
-    )
+    return reasoning_details(render_markdown(reasoning))
 
 
 def answer_bundle(

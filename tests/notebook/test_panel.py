@@ -254,7 +254,9 @@ def test_turns_are_rendered_markdown_with_reasoning_collapsed(
     assert "<code>hi</code>" in panel.transcript.value
     details = page.named("details")
     assert len(details) == 1 and "open" not in details[0]  # collapsed
-    reasoning = panel.transcript.value.split("<details>", 1)[1].split("</details>", 1)[0]
+    reasoning = panel.transcript.value.split('<details class="lexilux-reasoning">', 1)[1].split(
+        "</details>", 1
+    )[0]
     assert "<summary>Reasoning</summary>" in reasoning and "<em>greet</em>" in reasoning
     assert panel.live.value == ""  # the finished answer moved to the transcript
     assert panel.history.metadata(-1)["reasoning"] == "I should *greet*."

@@ -117,7 +117,7 @@ def test_reasoning_is_shown_folded(server: Any, run: Any, kernel: Any) -> None:
     server.queue(Reply(text="The answer.", reasoning="Step one. Step two."))
     ran = ok(run("%%chat --reasoning\nwhy"))
     html = ran.answer["text/html"]
-    assert "<details>" in html and "Reasoning" in html
+    assert '<details class="lexilux-reasoning">' in html and "Reasoning" in html
     assert "Step one. Step two." in html
     assert html.index("Step one") < html.index("The answer.")
     assert ran.answer["text/plain"] == "The answer."
