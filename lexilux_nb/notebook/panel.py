@@ -49,6 +49,14 @@ SCROLL = (
 LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
 
+def bubble(role: str, body_html: str, note: str = "") -> str:
+    """One turn of the transcript: a labelled bubble around already-safe HTML."""
+    style = BUBBLE.get(role, BUBBLE["other"])
+    label = html.escape(LABELS.get(role, role))
+    extra = f"<div style='color:#6b7280;font-size:0.85em'>{html.escape(note)}</div>" if note else ""
+    return f"<div style='{style}'><b style='font-size:0.8em'>{label}</b>{body_html}{extra}</div>"
+
+
 class _Transcript:
     """Renders history messages once each (cached by content), as inert HTML bubbles."""
 
@@ -59,14 +67,8 @@ class _Transcript:
         key = (role, text, reasoning)
         cached = self._cache.get(key)
         if cached is None:
-            style = BUBBLE.get(role, BUBBLE["other"])
-            label = html.escape(LABELS.get(role, role))
             thinking = reasoning_details(render_markdown(reasoning)) if reasoning else ""
-            cached = (
-                f"<div style='{style}'><b style='font-size:0.8em'>{label}</b>"
-                f"{thinking}{render_markdown(text)}</div>"
-            )
-            self._cache[key] = cached
+            cached = self._cache[key] = bubble(role, thinking + render_markdown(text))
         return cached
 
     def history(self, history: ChatHistory) -> str:
@@ -280,11 +282,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         return result
 
     def _bubble(self, rendered: str, note: str = "") -> str:
-        extra = f"<div style='color:#6b7280;font-size:0.85em'>{html.escape(note)}</div>"
-        return wrap_answer(
-            f"<div style='{BUBBLE['assistant']}'><b style='font-size:0.8em'>Assistant</b>"
-            f"{rendered}{extra if note else ''}</div>"
-        )
+        return wrap_answer(bubble("assistant", rendered, note))
 
     def _finish(self, status: str, *, error: bool = False) -> None:
         self._task = None
