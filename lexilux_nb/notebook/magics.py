@@ -176,10 +176,7 @@ class ChatMagics(Magics):
             return
         settings = None
         if complete:
-            max_continues = args.max_continues
-            if max_continues is None:
-                max_continues = self.max_continues
-            settings = {"max_continues": max_continues, "ensure_complete": False}
+            settings = {"max_continues": self._max_continues(args), "ensure_complete": False}
         try:
             chat = self.client(endpoint)
             view = self._view(args.format, settings)
@@ -192,6 +189,11 @@ class ChatMagics(Magics):
             )
         except LexiluxError as exc:
             raise ChatCellError(describe_error(exc, endpoint)) from None
+
+    def _max_continues(self, args: Any) -> int:
+        """``--max-continues`` when given (0 included), else the configured default."""
+        given: int | None = args.max_continues
+        return self.max_continues if given is None else given
 
     def _options(self, args: Any) -> dict[str, Any]:
         def given(name: str) -> Any:
@@ -311,9 +313,7 @@ class ChatMagics(Magics):
                 args.history or self.history,
                 chat,
                 namespace=self._namespace(),
-                max_continues=(
-                    self.max_continues if args.max_continues is None else args.max_continues
-                ),
+                max_continues=self._max_continues(args),
                 **self._options(args),
             )
         except LexiluxError as exc:
