@@ -187,6 +187,14 @@ _STATUS_CLASSES: dict[int, type[APIError]] = {
     429: RateLimitError,
 }
 
+
+def _class_for(status_code: int | None) -> type[APIError]:
+    """The error class for an HTTP status (``None``: no status, a plain ``APIError``)."""
+    if status_code is None:
+        return APIError
+    return _STATUS_CLASSES.get(status_code) or (ServerError if status_code >= 500 else APIError)
+
+
 _HINTS: dict[type[APIError], str] = {
     AuthenticationError: "check the API key (LEXILUX_API_KEY or OPENAI_API_KEY)",
     NotFoundError: "check the base URL (it usually ends in /v1) and the model name",
@@ -248,7 +256,7 @@ def error_from_response(
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = redact(text, secrets)
     message, error_type, code = _server_message(text)
-    cls = _STATUS_CLASSES.get(status_code) or (ServerError if status_code >= 500 else APIError)
+    cls = _class_for(status_code)
     hint = _HINTS.get(cls)
     if hint:
         message = f"{message} ({hint})"
@@ -269,9 +277,7 @@ def error_from_event(data: Any, secrets: Iterable[str | None] = ()) -> APIError:
     message, error_type, code = _server_message(json.dumps({"error": err}))
     status = err.get("status_code") or err.get("status") if isinstance(err, dict) else None
     status_code = status if isinstance(status, int) else None
-    cls = _STATUS_CLASSES.get(status_code or 0) or (
-        ServerError if status_code and status_code >= 500 else APIError
-    )
+    cls = _class_for(status_code)
     return cls(
         redact(f"error in stream: {message}", secrets),
         status_code=status_code,
