@@ -130,7 +130,6 @@ class WidgetView:
             self.progress_widget.update(event)
 
     def _end(self, result: ChatResult, footer: str, note: str = "") -> None:
-        self._renderer.finish()
         bundle = answer_bundle(result, footer, self._fmt, note)
         if self.progress_widget is not None:
             bundle["text/html"] = self.progress_widget.final_html(result) + bundle["text/html"]
