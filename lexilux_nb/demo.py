@@ -5,11 +5,15 @@ streams, to a file named by ``LEXILUX_NB_ECHO`` (not to its stderr: ipykernel wo
 into the notebook), and a thread here copies that file to the terminal. The executed notebook and
 an HTML rendering are written to ``--out`` (``build/`` by default). With no endpoint configured the
 notebook runs on the embedded local model.
+
+The kernel is this interpreter: a kernelspec named ``python3`` elsewhere (a user-level one of
+another virtual environment, say) would run the notebook without this package's dependencies.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -19,8 +23,35 @@ from pathlib import Path
 from typing import Any
 
 
+def bind_kernel(root: Path, name: str = "python3") -> str:
+    """Write a kernelspec ``name`` for ``sys.executable`` under ``root``; return a JUPYTER_PATH.
+
+    Kernelspecs found earlier on the path win, and ``JUPYTER_PATH`` is searched first, so with
+    the returned value set, ``name`` means this interpreter whatever else is installed.
+    """
+    spec = root / "kernels" / name
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": f"Python ({sys.executable})", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel, indent=1), encoding="utf-8")
+    return os.pathsep.join(p for p in (str(root), os.environ.get("JUPYTER_PATH", "")) if p)
+
+
 def run(notebook: Path, out: Path, *, timeout: int = 900, kernel: str = "python3") -> Path:
-    """Execute ``notebook``; return the path of the executed copy."""
+    """Execute ``notebook`` in a kernel running this interpreter; return the executed copy."""
+    before = os.environ.get("JUPYTER_PATH")
+    with tempfile.TemporaryDirectory(prefix="lexilux-kernel-") as root:
+        os.environ["JUPYTER_PATH"] = bind_kernel(Path(root), kernel)
+        try:
+            return _run(notebook, out, timeout=timeout, kernel=kernel)
+        finally:
+            if before is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = before
+
+
+def _run(notebook: Path, out: Path, *, timeout: int, kernel: str) -> Path:
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
@@ -83,9 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--out", type=Path, default=Path("build"))
     parser.add_argument("--timeout", type=int, default=900, help="Seconds per cell.")
-    parser.add_argument("--kernel", default="python3")
     args = parser.parse_args(argv)
-    run(args.notebook, args.out, timeout=args.timeout, kernel=args.kernel)
+    run(args.notebook, args.out, timeout=args.timeout)
     return 0
 
 

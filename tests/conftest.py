@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ COMPLETIONS_URL = f"{BASE_URL}/chat/completions"
 MODEL = "test-model"
 API_KEY = "sk-test-0123456789"
 
-# /work/main/tests/conftest.py -> parents[1] is the repository; shared/ is its sibling.
-LLAMACPP_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "llamacpp"
+# Real captures from a llama.cpp server, kept inside the repository (a clone is self-contained).
+LLAMACPP_DIR = Path(__file__).resolve().parent / "fixtures" / "llamacpp"
 
 
 class FakeClock:
@@ -36,6 +37,21 @@ class FakeClock:
 
     async def asleep(self, seconds: float) -> None:
         self.sleep(seconds)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kernel_is_this_interpreter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Kernels started by the tests (jupyter_client, JupyterLab) run this interpreter, not a
+    ``python3`` kernelspec of another environment that happens to be installed."""
+    from lexilux_nb.demo import bind_kernel
+
+    before = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = bind_kernel(tmp_path_factory.mktemp("kernelspec"))
+    yield
+    if before is None:
+        os.environ.pop("JUPYTER_PATH", None)
+    else:
+        os.environ["JUPYTER_PATH"] = before
 
 
 @pytest.fixture
@@ -80,11 +96,7 @@ def chat(make_chat: Callable[..., Chat]) -> Chat:
 
 @pytest.fixture(scope="session")
 def llamacpp_dir() -> Path:
-    """The captured llama.cpp responses in ``shared/fixtures/llamacpp`` beside the repository."""
+    """The captured llama.cpp responses in ``tests/fixtures/llamacpp``."""
     if not (LLAMACPP_DIR / "README.md").is_file():
-        pytest.fail(
-            f"llama.cpp fixtures not found at {LLAMACPP_DIR}: the shared/ directory must sit "
-            "beside the repository checkout (shared/fixtures/llamacpp)",
-            pytrace=False,
-        )
+        pytest.fail(f"llama.cpp fixtures missing from {LLAMACPP_DIR}", pytrace=False)
     return LLAMACPP_DIR
