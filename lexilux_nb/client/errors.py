@@ -10,7 +10,9 @@
     │   ├── NotFoundError          404
     │   ├── InvalidRequestError    400, 422
     │   ├── RateLimitError         429 (retry_after)
-    │   └── ServerError            5xx, with the real status
+    │   ├── ServerError            5xx, with the real status
+    │   └── MalformedResponseError the answer has not the shape the API describes
+    │       └── ResponseTooLargeError  a line, an event or a body past its size cap
     ├── NetworkError
     │   ├── LexiluxTimeoutError
     │   └── LexiluxConnectionError
@@ -124,6 +126,17 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     """5xx: the server failed; ``status_code`` is the real status."""
+
+
+class MalformedResponseError(APIError):
+    """The server's answer is not what the API describes (wrong types, broken JSON, ...).
+
+    ``body`` quotes a bounded, redacted piece of what arrived, so the report names the culprit.
+    """
+
+
+class ResponseTooLargeError(MalformedResponseError):
+    """A line, an event or a decompressed body went past its size cap (a hostile or broken server)."""
 
 
 class NetworkError(LexiluxError):
