@@ -136,7 +136,7 @@ class MalformedResponseError(APIError):
 
 
 class ResponseTooLargeError(MalformedResponseError):
-    """A line, an event or a decompressed body went past its size cap (a hostile or broken server)."""
+    """A line, an event or a decompressed body went past its size cap (a hostile server)."""
 
 
 class NetworkError(LexiluxError):
