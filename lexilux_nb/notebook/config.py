@@ -1,14 +1,14 @@
-"""Where the endpoint, key and model come from, and why.
+"""Where the endpoint, key and model come from, and why, and what the embedded model changes.
 
-Precedence, highest first: options on the magic line; ``%chat_config`` / ``%config ChatMagics``
-traits (``ipython_config.py`` too); environment variables (``LEXILUX_*``, then ``OPENAI_*``);
-finally the embedded local model. Each value carries its source so ``%chat_config`` can say
-where it came from. The key itself is only ever read from an environment variable.
+Precedence, highest first: options on the magic line; the settings (``%chat_config``, ``%config
+ChatMagics``, ``ipython_config.py``); environment variables (``LEXILUX_*``, then ``OPENAI_*``);
+finally the embedded model. Each value carries its source so ``%chat_config`` can say where it
+came from. The key itself is only ever read from an environment variable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..client.chat import Chat
@@ -19,13 +19,19 @@ ENV_NAMES = {
     "api_key": ("LEXILUX_API_KEY", "OPENAI_API_KEY"),
     "model": ("LEXILUX_MODEL", "OPENAI_MODEL"),
 }
-LOCAL = "local model"
+EMBEDDED = "embedded model"
+LINE = "magic line"
 
 
 @dataclass(frozen=True, slots=True)
 class Setting:
     value: str | None
-    source: str  # "magic line", "%chat_config", "$LEXILUX_MODEL", LOCAL or "not set"
+    source: str  # "magic line", "%chat_config", "environment ($LEXILUX_MODEL)", EMBEDDED, ...
+    secret: bool = False
+
+    def __repr__(self) -> str:
+        shown = mask_secret(self.value) if self.secret else repr(self.value)
+        return f"Setting({shown}, source={self.source!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,32 +43,25 @@ class Endpoint:
     model: Setting
 
     @property
-    def uses_local_model(self) -> bool:
-        return self.base_url.source == LOCAL
-
-    def describe(self) -> list[tuple[str, str, str]]:
-        """(name, shown value, source) rows with the key masked."""
-        return [
-            ("base_url", self.base_url.value or "(not set)", self.base_url.source),
-            ("api_key", mask_secret(self.api_key.value), self.api_key.source),
-            ("model", self.model.value or "(not set)", self.model.source),
-        ]
+    def embedded(self) -> bool:
+        """No endpoint anywhere: the embedded model answers."""
+        return self.base_url.value is None
 
 
 def _pick(
-    name: str,
     line: str | None,
     configured: str | None,
+    configured_source: str,
     env: Mapping[str, str],
     env_names: tuple[str, ...],
 ) -> Setting:
     if line:
-        return Setting(line, "magic line")
+        return Setting(line, LINE)
     if configured:
-        return Setting(configured, "%chat_config")
+        return Setting(configured, configured_source)
     for var in env_names:
         if env.get(var):
-            return Setting(env[var], f"${var}")
+            return Setting(env[var], f"environment (${var})")
     return Setting(None, "not set")
 
 
@@ -75,43 +74,74 @@ def resolve_endpoint(
     base_url: str | None = None,
     model: str | None = None,
     api_key_env: str | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    """Combine the magic line, the configured traits and the environment."""
-    url = _pick("base_url", line_base_url, base_url, env, ENV_NAMES["base_url"])
+    """Combine the magic line, the settings (``sources`` names where each came from) and the
+    environment."""
+    where = dict(sources or {})
+    url = _pick(
+        line_base_url, base_url, where.get("base_url", "%chat_config"), env, ENV_NAMES["base_url"]
+    )
     key_var = line_api_key_env or api_key_env
     if key_var:
-        source = "magic line" if line_api_key_env else "%chat_config"
+        source = LINE if line_api_key_env else where.get("api_key_env", "%chat_config")
         value = env.get(key_var)
-        key = Setting(value, f"${key_var} ({source})" if value else f"${key_var} is empty")
+        shown = f"environment (${key_var}, named by {source})"
+        key = Setting(value, shown if value else f"${key_var} is empty", secret=True)
     else:
-        key = _pick("api_key", None, None, env, ENV_NAMES["api_key"])
-    chosen_model = _pick("model", line_model, model, env, ENV_NAMES["model"])
+        picked = _pick(None, None, "", env, ENV_NAMES["api_key"])
+        key = Setting(picked.value, picked.source, secret=True)
+    chosen = _pick(line_model, model, where.get("model", "%chat_config"), env, ENV_NAMES["model"])
     if url.value is None:
-        url = Setting(None, LOCAL)
-    return Endpoint(url, key, chosen_model)
+        url = Setting(None, EMBEDDED)
+    return Endpoint(url, key, chosen)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a turn is sent: the endpoint, the model name to send, how footers name it, and what
+    the user should be told about the choice."""
+
+    endpoint: Endpoint
+    model: str | None
+    label: str | None = None  # None: the model the server names in its answer
+    notices: tuple[str, ...] = ()
+
+
+def target(endpoint: Endpoint) -> Target:
+    """With no endpoint, the embedded model answers whatever model was asked for (and says so)."""
+    if not endpoint.embedded:
+        return Target(endpoint, endpoint.model.value)
+    from ..local import MODEL_ALIAS, MODEL_NAME
+
+    asked = endpoint.model.value
+    notices: tuple[str, ...] = ()
+    if asked and asked != MODEL_ALIAS:
+        notices = (
+            f"{asked} needs an endpoint, and none is configured: the embedded {MODEL_NAME} "
+            "answers instead (set LEXILUX_BASE_URL or %chat_config base_url=... to use another).",
+        )
+    return Target(endpoint, MODEL_ALIAS, f"{MODEL_ALIAS} (embedded)", notices)
 
 
 def build_chat(
+    base_url: str,
     endpoint: Endpoint,
     *,
-    provider: str | None = None,
-    timeout: float = 300.0,
-    announce: Callable[[str], object] | None = print,
+    provider: str | None,
+    timeout: float,
+    max_retries: int,
+    model: str | None,
 ) -> Chat:
-    """A client for ``endpoint``; with no base URL, for the embedded local model (started now)."""
-    base_url = endpoint.base_url.value
-    model = endpoint.model.value
-    if base_url is None:
-        from ..local import MODEL_ALIAS, PROVIDER, ensure_local_endpoint
+    """A client for ``base_url`` (the endpoint's, or the embedded model's once it runs)."""
+    from ..defaults import CONNECT_TIMEOUT_S
 
-        base_url = ensure_local_endpoint(announce=announce)
-        provider = provider or PROVIDER
-        model = model or MODEL_ALIAS
     return Chat(
         base_url=base_url,
         api_key=endpoint.api_key.value,
         model=model,
         provider=provider,
         read_timeout_s=timeout,
-        connect_timeout_s=10.0,
+        connect_timeout_s=min(CONNECT_TIMEOUT_S, timeout),
+        max_retries=max_retries,
     )

@@ -44,7 +44,10 @@ def load(shell: Any) -> ChatMagics:
 
 
 def unload(shell: Any) -> None:
-    """Remove every magic and transform this package registered, and close its client."""
+    """Remove every magic and transform this package registered, close its client and stop the
+    background loop (the panel's)."""
+    from . import background
+
     for configurable in [c for c in shell.configurables if isinstance(c, ChatMagics)]:
         shell.configurables.remove(configurable)
         configurable.close()
@@ -57,3 +60,4 @@ def unload(shell: Any) -> None:
     manager.registry.pop("ChatMagics", None)
     while route_questions in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(route_questions)
+    background.stop()

@@ -11,7 +11,7 @@ from IPython.display import display
 
 from ..client.errors import LexiluxError
 from ..client.history import ChatHistory
-from .session import find_histories, get_history
+from .namespace import find_histories, get_history
 
 
 @magic_arguments()

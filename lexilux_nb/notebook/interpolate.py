@@ -4,6 +4,11 @@ Only those exact shapes are placeholders; anything else in braces (JSON, code, s
 is left exactly as written, ``{{name}}`` gives a literal ``{name}``, and nothing is ``eval``-ed.
 Doubled braces around anything else are kept as they are, so nested JSON such as
 ``{"a": {"b": 1}}`` is sent unchanged. An unknown name is an error that names it.
+
+The model sees a value's ``str()``, and some libraries shorten theirs to fit a screen (pandas
+keeps 10 rows of a long DataFrame, numpy summarises big arrays with "..."): :func:`interpolate`
+returns a notice for each such value, and for a placeholder that looks like a call (``{x.f()}``),
+which is sent as written because nothing is evaluated.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ _ACCESS = rf"(?:\.{_IDENT}|\[(?:-?\d+|'[^'\]]*'|\"[^\"\]]*\"|{_IDENT})\])"
 _PLACEHOLDER = rf"{_IDENT}{_ACCESS}*"
 _TOKEN = re.compile(rf"\{{\{{(?P<literal>{_PLACEHOLDER})\}}\}}|\{{(?P<expr>{_PLACEHOLDER})\}}")
 _STEP = re.compile(rf"\.(?P<attr>{_IDENT})|\[(?P<key>[^\]]*)\]")
+_CALL = re.compile(rf"\{{(?P<root>{_IDENT})(?:{_ACCESS})*\([^{{}}]*\)[^{{}}]*\}}")
 
 
 class InterpolationError(ValidationError):
@@ -54,13 +60,44 @@ def _lookup(expr: str, namespace: Mapping[str, Any]) -> Any:
     return value
 
 
-def interpolate(prompt: str, namespace: Mapping[str, Any]) -> str:
-    """The prompt with placeholders filled; every other brace is kept as written."""
+def shortened(value: Any, text: str) -> str | None:
+    """Why ``text`` (the ``str()`` of ``value``) shows less than the value holds, or None."""
+    module = type(value).__module__.split(".")[0]
+    kind = type(value).__name__
+    if module == "pandas" and hasattr(value, "shape") and "..." in text:
+        shape = " × ".join(str(n) for n in value.shape)
+        return f"pandas shortened this {kind} ({shape}) to fit a screen"
+    if module == "numpy" and hasattr(value, "size") and "..." in text:
+        return f"numpy summarised this array of {value.size} items"
+    return None
+
+
+def interpolate(prompt: str, namespace: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The prompt with placeholders filled (every other brace kept as written), and notices."""
+    notices: list[str] = []
 
     def fill(match: re.Match[str]) -> str:
         literal = match.group("literal")
         if literal is not None:
             return "{" + literal + "}"
-        return str(_lookup(match.group("expr"), namespace))
+        expr = match.group("expr")
+        value = _lookup(expr, namespace)
+        text = str(value)
+        why = shortened(value, text)
+        if why:
+            fix = (
+                f" To send all of it, bind {expr}.to_csv() to a variable and use that."
+                if why.startswith("pandas")
+                else ""
+            )
+            notices.append(f"{{{expr}}}: {why}, so the model sees only part of it.{fix}")
+        return text
 
-    return _TOKEN.sub(fill, prompt)
+    filled = _TOKEN.sub(fill, prompt)
+    for call in _CALL.finditer(prompt):
+        if call.group("root") in namespace:
+            notices.append(
+                f"{call.group(0)} is sent as written: placeholders are names, attributes and "
+                "[keys], never calls (nothing is evaluated). Compute it in a cell first."
+            )
+    return filled, notices

@@ -1,12 +1,12 @@
-"""``%%chat``, ``%chat_complete``, ``%chat_config`` and ``%chat_history``: thin IPython magics.
+"""``%%chat``, ``%%chat_complete``, ``%chat_config``, ``%chat_panel``, ``%chat_local`` and
+``%chat_history``: thin IPython magics over the conversation engine.
 
-Configuration is traitlets (``%config ChatMagics.model = "..."`` or ``ipython_config.py``);
-parsing is ``magic_arguments``; the work is done by :mod:`.session` and :mod:`.views`.
+Settings are traitlets (:mod:`.settings`); parsing is ``magic_arguments`` (:mod:`.arguments`);
+a turn is run by :class:`lexilux_nb.engine.Engine` into a view from :mod:`.views`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from typing import Any
@@ -14,69 +14,27 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from IPython.display import display
-from traitlets import Bool, Float, Int, Unicode, default
+from traitlets import TraitError
 
 from ..client.chat import Chat
-from ..client.errors import LexiluxError, mask_secret
+from ..client.errors import LexiluxError
+from ..defaults import RESULT_VARIABLE
+from ..engine import Ask, Engine, Outcome, Turn, TurnInterrupted
 from . import arguments
-from .config import Endpoint, build_chat, resolve_endpoint
-from .errors import ChatCellError, describe_error
+from .config import Endpoint, Target, build_chat, resolve_endpoint, target
+from .errors import ChatCellError, ChatInterrupted, describe_error, interrupted_message
 from .history_magic import history_command
 from .interpolate import interpolate
-from .session import DEFAULT_HISTORY, Exchange, Turn, get_history
-from .views import TeeView, TerminalView, WidgetView
-
-CONFIGURABLE = (
-    "base_url",
-    "model",
-    "api_key_env",
-    "provider",
-    "system",
-    "temperature",
-    "max_tokens",
-    "max_continues",
-    "timeout",
-    "history",
-    "stream",
-    "interpolate",
-    "update_interval",
-    "echo_file",
-)
+from .namespace import get_history
+from .preview import request_preview
+from .settings import ChatConfig, UnknownSetting
+from .settings_view import settings_bundle
+from .views import Notice, TeeView, TerminalView, WidgetView
 
 
 @magics_class
-class ChatMagics(Magics):
+class ChatMagics(Magics, ChatConfig):
     """Chat with an OpenAI-compatible model from cells."""
-
-    base_url = Unicode(None, allow_none=True, help="Endpoint, e.g. https://api.openai.com/v1").tag(
-        config=True
-    )
-    model = Unicode(None, allow_none=True, help="Default model name.").tag(config=True)
-    api_key_env = Unicode(
-        None, allow_none=True, help="Name of the environment variable holding the API key."
-    ).tag(config=True)
-    provider = Unicode(None, allow_none=True, help="Provider (detected from the URL).").tag(
-        config=True
-    )
-    system = Unicode(None, allow_none=True, help="Default system prompt.").tag(config=True)
-    temperature = Float(None, allow_none=True, help="Default temperature.").tag(config=True)
-    max_tokens = Int(None, allow_none=True, help="Default max_tokens.").tag(config=True)
-    max_continues = Int(5, help="Continuation rounds for %chat_complete.").tag(config=True)
-    timeout = Float(300.0, help="Seconds to wait for the server (per read).").tag(config=True)
-    history = Unicode(DEFAULT_HISTORY, help="Default ChatHistory variable name.").tag(config=True)
-    stream = Bool(True, help="Stream answers live.").tag(config=True)
-    interpolate = Bool(True, help="Fill {name} placeholders from the namespace.").tag(config=True)
-    update_interval = Float(0.05, help="Seconds between live view updates.").tag(config=True)
-    echo_file = Unicode(
-        None,
-        allow_none=True,
-        help="Also append answers as plain text to this file while they stream (headless runs "
-        "such as make demo read it); defaults to $LEXILUX_NB_ECHO.",
-    ).tag(config=True)
-
-    @default("echo_file")
-    def _echo_file_from_env(self) -> str | None:
-        return os.environ.get("LEXILUX_NB_ECHO") or None
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -89,13 +47,18 @@ class ChatMagics(Magics):
         namespace: dict[str, Any] = self.shell.user_ns
         return namespace
 
+    @property
+    def rich(self) -> bool:
+        """In a notebook (a kernel), not a terminal."""
+        return getattr(self.shell, "kernel", None) is not None
+
     def close(self) -> None:
         """Close the shared client (on ``%unload_ext``)."""
         if self._chat is not None:
             self._chat.close()
             self._chat = None
 
-    # -- shared client ---------------------------------------------------------------------
+    # -- where a turn goes -------------------------------------------------------------------
 
     def endpoint(self, args: Any = None) -> Endpoint:
         return resolve_endpoint(
@@ -106,31 +69,69 @@ class ChatMagics(Magics):
             base_url=self.base_url,
             model=self.model,
             api_key_env=self.api_key_env,
+            sources={k: self.source_of(k) for k in ("base_url", "model", "api_key_env")},
         )
 
-    def client(self, endpoint: Endpoint) -> Chat:
-        """One ``Chat`` per kernel, rebuilt only when its connection settings change."""
-        local_url = None
-        if endpoint.base_url.value is None:  # the embedded model may have been restarted
-            from ..local import local_server
+    def target(self, args: Any = None) -> Target:
+        """The endpoint and model for this call; an endpoint without a model is refused here."""
+        endpoint = self.endpoint(args)
+        chosen = target(endpoint)
+        if chosen.model is None:
+            raise ChatCellError(
+                f"no model for {endpoint.base_url.value} ({endpoint.base_url.source}): "
+                "add -m MODEL to the magic line, or set one with %chat_config model=MODEL."
+            )
+        return chosen
 
-            server = local_server()
-            local_url = server.base_url if server.running else "stopped"
-        key = (
-            endpoint.base_url.value,
-            local_url,
-            endpoint.api_key.value,
-            self.provider,
-            self.timeout,
-        )
+    def client(self, chosen: Target) -> Chat:
+        """One ``Chat`` per kernel, rebuilt only when its connection settings change. The embedded
+        model is started here, on first use, saying so before the wait."""
+        endpoint = chosen.endpoint
+        base_url = endpoint.base_url.value
+        if base_url is None:
+            base_url = self._start_embedded()
+        key = (base_url, endpoint.api_key.value, self.provider, self.timeout, self.max_retries)
         if self._chat is None or self._chat_key != key:
             if self._chat is not None:
                 self._chat.close()
-            self._chat = build_chat(endpoint, provider=self.provider or None, timeout=self.timeout)
+            provider = self.provider
+            if endpoint.embedded:
+                from ..local import PROVIDER
+
+                provider = provider or PROVIDER
+            self._chat = build_chat(
+                base_url,
+                endpoint,
+                provider=provider,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                model=chosen.model,
+            )
             self._chat_key = key
-        if endpoint.model.value:
-            self._chat.model = endpoint.model.value
+        self._chat.model = chosen.model
         return self._chat
+
+    def _start_embedded(self) -> str:
+        from ..local import MODEL_NAME, LocalModelUnavailable, ensure_local_endpoint, local_server
+
+        if local_server().running:
+            return ensure_local_endpoint()
+        notice = Notice(
+            f"Starting the embedded model {MODEL_NAME} (first use, a few seconds)…", rich=self.rich
+        )
+        try:
+            url = ensure_local_endpoint()
+        except LocalModelUnavailable as exc:
+            notice.update("")
+            raise ChatCellError(str(exc)) from None
+        except BaseException:
+            notice.update("")
+            raise
+        notice.update(
+            f"No endpoint is configured, so the embedded model {MODEL_NAME} answers, on this "
+            "machine (set LEXILUX_BASE_URL or %chat_config base_url=... to use another)."
+        )
+        return url
 
     # -- the chat magics -------------------------------------------------------------------
 
@@ -150,76 +151,99 @@ class ChatMagics(Magics):
 
     def _run(self, magic: Any, line: str, cell: str | None, *, complete: bool) -> None:
         options_text, prompt = (line, cell) if cell is not None else arguments.split_line(line)
+        if cell is None:
+            arguments.check_prompt_start(magic, prompt)
         prompt = prompt.strip()
         args = arguments.parse(magic, options_text)
         if not prompt:
             raise UsageError("no prompt: write it after the options, or in the cell body")
         ns = self._namespace()
-        interpolating = self.interpolate and not args.no_interpolate
-        endpoint = self.endpoint(args)
-        options = self._options(args)
+        chosen = self.target(args)
+        notices = list(chosen.notices)
         history = None
         try:  # an unknown {name} or a non-ChatHistory variable: a short error, no traceback
-            prompt = interpolate(prompt, ns) if interpolating else prompt
+            if self.interpolate and not args.no_interpolate:
+                prompt, found = interpolate(prompt, ns)
+                notices += found
             if not args.no_history:
                 history = get_history(ns, args.history or self.history)
         except LexiluxError as exc:
-            raise ChatCellError(describe_error(exc, endpoint)) from None
-        if history is not None and args.new:
-            if args.dry_run:
-                history = history[:0]  # preview as if cleared; the real history is untouched
-            else:
-                history.clear()
-        turn = Turn(prompt, history, cell_id=self._cell_id())
-        if args.dry_run:
-            self._dry_run(endpoint, turn, options, stream=self.stream and not args.no_stream)
-            return
-        settings = None
+            raise ChatCellError(describe_error(exc, chosen.endpoint)) from None
+        if history is not None and args.new and not args.dry_run:
+            history.clear()
+        elif history is not None and args.new:
+            history = history[:0]  # preview as if cleared; the real history is untouched
+        turn = Turn(prompt, history, key=self._cell_id())
+        stream = self.stream and not args.no_stream
+        continuation = None
         if complete:
-            settings = {"max_continues": self._max_continues(args), "ensure_complete": False}
+            continuation = {"max_continues": self._max_continues(args), "ensure_complete": False}
+        ask = Ask(self._options(args, chosen), stream=stream, continuation=continuation)
+        if args.dry_run:
+            self._dry_run(chosen, turn, ask, notices)
+            return
+        self._ask(chosen, turn, ask, notices, args)
+
+    def _ask(self, chosen: Target, turn: Turn, ask: Ask, notices: list[str], args: Any) -> None:
+        ns = self._namespace()
+
+        def settled(outcome: Outcome) -> None:
+            if outcome.state == "failed" and not outcome.result.text:
+                return  # nothing arrived: _chat keeps the last answer
+            ns[RESULT_VARIABLE] = outcome.result
+            if args.out:
+                ns[args.out] = outcome.result
+
         try:
-            chat = self.client(endpoint)
-            view = self._view(args.format, settings)
-            Exchange(chat, ns, view).run(
-                turn,
-                options,
-                stream=self.stream and not args.no_stream,
-                complete=settings,
+            chat = self.client(chosen)
+            view = self._view(args.format, ask)
+            for text in notices:
+                view.notice(text)
+            outcome = Engine(chat, model_label=chosen.label).run(turn, ask, view, settled=settled)
+        except TurnInterrupted as stop:
+            history = (args.history or self.history) if turn.history is not None else None
+            message = interrupted_message(
+                len(stop.outcome.result.text),
+                recorded=stop.outcome.recorded,
+                history=history,
                 out=args.out,
             )
-        except LexiluxError as exc:
-            raise ChatCellError(describe_error(exc, endpoint)) from None
+            raise ChatInterrupted(message) from None
+        except LexiluxError as exc:  # raised before the engine ran (a bad option, say)
+            raise ChatCellError(describe_error(exc, chosen.endpoint)) from None
+        if outcome.error is not None:
+            raise ChatCellError(describe_error(outcome.error, chosen.endpoint)) from None
 
     def _max_continues(self, args: Any) -> int:
         """``--max-continues`` when given (0 included), else the configured default."""
-        given: int | None = args.max_continues
+        given: int | None = getattr(args, "max_continues", None)
         return self.max_continues if given is None else given
 
-    def _options(self, args: Any) -> dict[str, Any]:
-        def given(name: str) -> Any:
-            return getattr(args, name, None)
+    def _options(self, args: Any, chosen: Target) -> dict[str, Any]:
+        def given(name: str, setting: Any = None) -> Any:
+            value = getattr(args, name, None)
+            return setting if value is None else value
 
-        temperature = given("temperature")
         options: dict[str, Any] = {
-            "system": given("system") or self.system,
-            "temperature": temperature if temperature is not None else self.temperature,
-            "max_tokens": given("max_tokens") or self.max_tokens,
+            "model": chosen.model,
+            "system": given("system", self.system),
+            "temperature": given("temperature", self.temperature),
+            "max_tokens": given("max_tokens", self.max_tokens),
             "top_p": given("top_p"),
             "stop": given("stop"),
             "reasoning": arguments.reasoning_setting(given("reasoning")),
             "extra": given("extra") or None,
-            "model": given("model"),
         }
         return {k: v for k, v in options.items() if v is not None}
 
-    def _view(self, fmt: str, settings: dict[str, Any] | None) -> Any:
-        if getattr(self.shell, "kernel", None) is None:
+    def _view(self, fmt: str, ask: Ask) -> Any:
+        if not self.rich:
             return TerminalView()
-        rounds = 1 + settings["max_continues"] if settings else 1
+        rounds = 1 + int(ask.continuation["max_continues"]) if ask.continuation else 1
         view = WidgetView(
             display,
             fmt=fmt,
-            continuing=settings is not None,
+            continuing=ask.continuation is not None,
             max_rounds=rounds,
             interval=self.update_interval,
         )
@@ -240,32 +264,25 @@ class ChatMagics(Magics):
         cell_id = (parent or {}).get("metadata", {}).get("cellId")
         return str(cell_id) if cell_id else None
 
-    def _dry_run(
-        self, endpoint: Endpoint, turn: Turn, options: dict[str, Any], *, stream: bool
-    ) -> None:
-        base_url = endpoint.base_url.value or "http://127.0.0.1:0/v1 (local model)"
+    def _dry_run(self, chosen: Target, turn: Turn, ask: Ask, notices: list[str]) -> None:
+        """The exact request, readable first, then as JSON; the embedded model is not started."""
+        endpoint = chosen.endpoint
+        base_url = endpoint.base_url.value or "http://127.0.0.1/v1"
         try:  # built like the shared client (same provider), so the body is the one sent
             with Chat(
                 base_url=base_url,
                 api_key=endpoint.api_key.value,
-                model=endpoint.model.value,
-                provider=self.provider or None,
+                model=chosen.model,
+                provider=self.provider or ("llamacpp" if endpoint.embedded else None),
             ) as probe:
-                request = probe.prepare(turn.prompt, stream=stream, history=turn.context, **options)
+                request = probe.prepare(
+                    turn.prompt, stream=ask.stream, history=turn.context, **ask.options
+                )
         except LexiluxError as exc:
             raise ChatCellError(describe_error(exc, endpoint)) from None
-        shown = {
-            "url": request.url,
-            "headers": {
-                k: (mask_secret(endpoint.api_key.value) if k == "Authorization" else v)
-                for k, v in request.headers.items()
-            },
-            "body": request.body,
-        }
-        text = json.dumps(shown, indent=2, ensure_ascii=False)
-        display({"text/plain": text, "application/json": shown}, raw=True)
+        display(request_preview(request, endpoint, notices), raw=True)
 
-    # -- configuration and history ---------------------------------------------------------
+    # -- configuration ---------------------------------------------------------------------
 
     @no_var_expand
     @line_magic
@@ -278,25 +295,28 @@ class ChatMagics(Magics):
             items = shlex.split(line)
         except ValueError as exc:
             raise UsageError(f"%chat_config could not read {line!r}: {exc}") from None
+        done = []
         for item in items:
             name, sep, raw = item.partition("=")
-            if not sep or name not in CONFIGURABLE:
+            if not sep:
                 raise UsageError(
-                    f"%chat_config takes key=value with key one of {', '.join(CONFIGURABLE)}; "
-                    f"got {item!r} (the API key is read from the variable named by api_key_env)"
+                    f"%chat_config takes key=value, got {item!r} "
+                    f"(settings: {', '.join(self.setting_names())})"
                 )
             try:
-                setattr(self, name, _convert(self.traits()[name], raw))
-            except Exception as exc:
+                old, new = self.assign(name, raw)
+            except UnknownSetting as exc:
+                raise UsageError(
+                    f"%chat_config: {exc.args[0]} (settings: {', '.join(self.setting_names())}; "
+                    "the API key is read from the variable named by api_key_env)"
+                ) from None
+            except TraitError as exc:
                 raise UsageError(f"%chat_config {name}: {exc}") from None
+            done.append(f"{name} = {new!r} (was {old!r})")
+        print("set " + "; ".join(done))
 
     def _show_config(self) -> None:
-        endpoint = self.endpoint()
-        rows = endpoint.describe()
-        rows += [(name, repr(getattr(self, name)), "ChatMagics") for name in CONFIGURABLE[3:]]
-        width = max(len(r[0]) for r in rows)
-        text = "\n".join(f"{n:<{width}}  {v}  ({s})" for n, v, s in rows)
-        print(text)
+        display(settings_bundle(self, self.endpoint(), rich=self.rich), raw=True)
 
     @no_var_expand
     @arguments.panel_arguments
@@ -306,40 +326,44 @@ class ChatMagics(Magics):
         from .panel import ChatPanel
 
         args = arguments.parse(self.chat_panel, line)
-        endpoint = self.endpoint(args)
         try:
-            chat = self.client(endpoint)
-            panel = ChatPanel(
-                args.history or self.history,
-                chat,
-                namespace=self._namespace(),
-                max_continues=self._max_continues(args),
-                **self._options(args),
-            )
+            panel = ChatPanel(args.history or self.history, magics=self, args=args)
         except LexiluxError as exc:
-            raise ChatCellError(describe_error(exc, endpoint)) from None
+            raise ChatCellError(describe_error(exc, self.endpoint(args))) from None
         panel.auto_continue.value = bool(args.auto_continue)
         display(panel)
+
+    def panel_setup(self, args: Any = None) -> tuple[Engine, Ask, list[str]]:
+        """What a chat panel runs its turns with: these settings, and the magic line's options."""
+        chosen = self.target(args)
+        chat = self.client(chosen)
+        continuation = {"max_continues": self._max_continues(args), "ensure_complete": False}
+        ask = Ask(
+            self._options(args, chosen),
+            stream=True,
+            continuation=continuation,
+            keep_interrupted=True,
+        )
+        return Engine(chat, model_label=chosen.label), ask, list(chosen.notices)
 
     @line_magic
     def chat_local(self, line: str) -> None:
         """``%chat_local [--status | --stop]``: start, inspect or stop the embedded model."""
-        from ..local import LocalModelUnavailable, ensure_local_endpoint, local_server, stop_local
+        from ..local import local_server, stop_local
 
         option = line.strip()
         if option not in ("", "--status", "--stop"):
             raise UsageError(f"%chat_local takes --status or --stop, got {option!r}")
         if option == "--stop":
-            print("local model stopped" if stop_local() else "the local model was not running")
+            print(
+                "embedded model stopped" if stop_local() else "the embedded model was not running"
+            )
             return
         if option == "":
-            try:
-                ensure_local_endpoint()
-            except LocalModelUnavailable as exc:
-                raise ChatCellError(str(exc)) from None
+            self._start_embedded()
         status = local_server().status()
         state = f"running at {status['base_url']}" if status["running"] else "not running"
-        print(f"local model {status['model']}: {state}")
+        print(f"embedded model {status['model']}: {state}")
 
     @line_magic
     def chat_history(self, line: str) -> None:
@@ -347,14 +371,17 @@ class ChatMagics(Magics):
         history_command(self._namespace(), line, default=self.history)
 
 
-def _convert(trait: Any, raw: str) -> Any:
-    """A ``%chat_config`` value as the trait's type; ``none`` or empty resets to None."""
-    if raw.lower() in ("", "none"):
+def current_magics() -> ChatMagics | None:
+    """The ``ChatMagics`` of the running IPython, if the extension is loaded there."""
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
         return None
-    if isinstance(trait, Bool):
-        return raw.lower() in ("1", "true", "yes", "on")
-    if isinstance(trait, Int):
-        return int(raw)
-    if isinstance(trait, Float):
-        return float(raw)
-    return raw
+    found = shell.magics_manager.registry.get("ChatMagics")
+    return found if isinstance(found, ChatMagics) else None
+
+
+def standalone_magics() -> ChatMagics:
+    """Settings for a panel made where the extension is not loaded (defaults and environment)."""
+    return ChatMagics(shell=None)

@@ -1,17 +1,17 @@
 """``ChatPanel``: a chat box beside your work, on the same ``ChatHistory`` as the cell magics.
 
-The request runs on the background loop thread (see :mod:`.background` for the measurement), so
-the panel keeps streaming while cells run. State lives in widget traits: tests drive it with
-``send.click()`` and read ``transcript.value``, ``live.value`` and ``status.value``.
+Turns run on the conversation engine (the one the cells use) on the background loop thread (see
+:mod:`.background` for the measurement), so the panel keeps streaming while cells run. It reads
+the same settings as the magics (``%chat_config``). A stopped answer is kept in the history,
+marked interrupted; Clear can be undone. State lives in widget traits: tests drive it with
+``send.click()`` and read ``transcript.value`` and ``status.value``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-import os
 import threading
-import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -20,72 +20,75 @@ import ipywidgets as widgets
 from ..client.chat import Chat
 from ..client.errors import LexiluxError, redact
 from ..client.history import ChatHistory
-from ..client.history_export import content_text
-from ..client.models import ChatResult
 from ..client.options import resolve
-from ..markdown import reasoning_details, render_markdown, wrap_answer
+from ..defaults import HISTORY, MAX_CONTINUES
+from ..engine import Ask, Engine, Outcome, Turn, history_changed, watch_history
+from ..engine.view import Show
 from . import background
-from .config import build_chat, resolve_endpoint
+from .live import LiveAnswer
+from .namespace import get_history
 from .progress import ContinuationProgress
-from .render import StreamRenderer
-from .session import (
-    DEFAULT_HISTORY,
-    Turn,
-    footer,
-    get_history,
-    history_changed,
-    watch_history,
-)
+from .transcript import BUBBLE, MUTED, Transcript
 
-BUBBLE = {
-    "user": "margin:6px 0 6px 15%;padding:6px 10px;background:#e0ecff;border-radius:8px",
-    "assistant": "margin:6px 15% 6px 0;padding:6px 10px;background:#f4f4f5;border-radius:8px",
-    "other": "margin:6px 0;padding:4px 10px;color:#6b7280;font-size:0.85em",
-}
-SCROLL = (
-    "max-height:420px;overflow-y:auto;display:flex;flex-direction:column-reverse;"
-    "border:1px solid #e5e7eb;border-radius:6px;padding:4px 8px"
-)
-LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
+ERROR = "color:var(--jp-error-color1, #b91c1c);font-size:0.85em"
 
 
-def bubble(role: str, body_html: str, note: str = "") -> str:
-    """One turn of the transcript: a labelled bubble around already-safe HTML."""
-    style = BUBBLE.get(role, BUBBLE["other"])
-    label = html.escape(LABELS.get(role, role))
-    extra = f"<div style='color:#6b7280;font-size:0.85em'>{html.escape(note)}</div>" if note else ""
-    return f"<div style='{style}'><b style='font-size:0.8em'>{label}</b>{body_html}{extra}</div>"
+class PanelView:
+    """The engine's view of one panel turn: the prompt and the growing answer under the
+    transcript, until the turn is recorded (then the transcript shows it)."""
 
+    def __init__(self, panel: ChatPanel, prompt: str) -> None:
+        self.panel = panel
+        self.live = LiveAnswer(box_style=BUBBLE["assistant"])
+        self.question = widgets.HTML(panel._render.message("user", prompt))
+        panel._live_parts = [self.question.value, self.live]
+        panel.live.children = [self.question, self.live.widget]
 
-class _Transcript:
-    """Renders history messages once each (cached by content), as inert HTML bubbles."""
+    def notice(self, text: str) -> None:
+        self.panel._set_status(text)
 
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, str, str], str] = {}
+    def discard(self) -> None:
+        """Nothing was sent: take the question away again."""
+        self.panel._live_parts = []
+        self.panel.live.children = []
+        self.live.close()
 
-    def message(self, role: str, text: str, reasoning: str = "") -> str:
-        key = (role, text, reasoning)
-        cached = self._cache.get(key)
-        if cached is None:
-            thinking = reasoning_details(render_markdown(reasoning)) if reasoning else ""
-            cached = self._cache[key] = bubble(role, thinking + render_markdown(text))
-        return cached
+    def chunk(self, chunk: Any) -> None:
+        if chunk.reasoning_content:
+            self.live.feed(chunk.reasoning_content, "reasoning")
+        if chunk.delta:
+            self.live.feed(chunk.delta)
 
-    def history(self, history: ChatHistory) -> str:
-        parts = []
-        for i, message in enumerate(history):
-            reasoning = str(history.metadata(i).get("reasoning") or "")
-            parts.append(
-                self.message(message["role"], content_text(message.get("content")), reasoning)
-            )
-        if not parts:
-            parts.append("<div style='color:#9ca3af;padding:8px'>No messages yet.</div>")
-        # column-reverse keeps the view scrolled to the newest message: wrap in one block
-        return wrap_answer(f"<div style='{SCROLL}'><div>{''.join(parts)}</div></div>")
+    def progress(self, event: Any) -> None:
+        self.panel.progress.update(event)
+
+    def finish(self, outcome: Outcome) -> Show:
+        panel = self.panel
+        if outcome.state == "failed":
+            partial = outcome.result.text
+            shown = panel._render.message("assistant", partial, note="failed") if partial else ""
+
+            def show_failure() -> None:
+                panel._live_parts = [self.question.value, shown]
+                panel.live.children = [self.question, widgets.HTML(shown)]
+                self.live.close()
+
+            return show_failure
+
+        def show() -> None:  # the transcript now holds the turn (a stopped one marked so)
+            panel._live_parts = []
+            panel.live.children = []
+            self.live.close()
+
+        return show
 
 
 class ChatPanel(widgets.VBox):  # type: ignore[misc]
-    """A chat widget bound to a ``ChatHistory`` (by default the notebook's ``chat_history``)."""
+    """A chat widget bound to a ``ChatHistory`` (by default the notebook's ``chat_history``).
+
+    With no ``chat``, it uses the settings of the cell magics (``%chat_config``, the embedded
+    model when nothing is configured); with a ``chat``, that client and ``**options``.
+    """
 
     def __init__(
         self,
@@ -93,31 +96,35 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         chat: Chat | None = None,
         *,
         namespace: MutableMapping[str, Any] | None = None,
-        max_continues: int = 5,
+        max_continues: int = MAX_CONTINUES,
+        magics: Any = None,
+        args: Any = None,
         **options: Any,
     ) -> None:
         self._namespace = namespace if namespace is not None else _user_namespace()
         self._history_name = history if isinstance(history, str) else None
         self._history_object = history if isinstance(history, ChatHistory) else None
         if history is None and self._namespace is not None:
-            self._history_name = DEFAULT_HISTORY
+            self._history_name = magics.history if magics is not None else HISTORY
         elif history is None:
             self._history_object = ChatHistory()
-        self.chat = chat if chat is not None else build_chat(resolve_endpoint(os.environ))
-        resolve(self.chat.model, options)  # bad options fail now, not at the first send
-        self.options = options
-        self.max_continues = max_continues
-        self._render = _Transcript()
+        self.engine, self.ask, notices = _setup(chat, magics, args, max_continues, options)
+        self.max_continues = int((self.ask.continuation or {}).get("max_continues", 0))
+        self._render = Transcript()
         self._task: asyncio.Task[Any] | None = None
         self._stop_requested = False
         self._idle = threading.Event()
         self._idle.set()
         self._unwatch: Callable[[], None] | None = None
         self._watched: ChatHistory | None = None
+        self._undo: tuple[ChatHistory, ChatHistory] | None = None  # (history, what Clear removed)
+        self._live_parts: list[
+            Any
+        ] = []  # HTML strings and LiveAnswers, as shown under the transcript
 
-        self.transcript = widgets.HTML()
-        self.live = widgets.HTML()
-        self.progress = ContinuationProgress(1 + max_continues)
+        self.transcript = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.live = widgets.VBox(layout=widgets.Layout(width="100%"))
+        self.progress = ContinuationProgress(1 + self.max_continues)
         self.progress.widget.layout.display = "none"
         self.input = widgets.Textarea(
             placeholder="Ask something, then press Send", layout=widgets.Layout(width="100%")
@@ -125,21 +132,37 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         self.send = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.clear = widgets.Button(description="Clear", icon="trash")
+        self.undo = widgets.Button(description="Undo clear", icon="undo")
+        self.undo.layout.display = "none"
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.auto_continue = widgets.Checkbox(value=False, description="continue automatically")
         self.status = widgets.HTML()
         self.send.on_click(lambda _: self.submit())
         self.stop.on_click(lambda _: self.cancel())
         self.clear.on_click(lambda _: self.clear_history())
+        self.undo.on_click(lambda _: self.undo_clear())
         self.refresh_button.on_click(lambda _: self._on_history_changed())
         buttons = widgets.HBox(
-            [self.send, self.stop, self.clear, self.refresh_button, self.auto_continue]
+            [self.send, self.stop, self.clear, self.undo, self.refresh_button, self.auto_continue],
+            layout=widgets.Layout(flex_flow="row wrap"),
         )
         super().__init__(
-            [self.transcript, self.live, self.progress.widget, self.input, buttons, self.status]
+            [self.transcript, self.live, self.progress.widget, self.input, buttons, self.status],
+            layout=widgets.Layout(width="100%", max_width="100%", overflow="hidden"),
         )
         self.refresh()
-        self._set_status(f"model {self.chat.model or '?'} · history {self.history_label}")
+        intro = f"{self.engine.model_label or self.engine.chat.model or '?'} · {self.history_label}"
+        self._set_status(" · ".join([intro, *notices]))
+
+    @property
+    def chat(self) -> Chat:
+        """The client the panel's turns are sent with."""
+        return self.engine.chat
+
+    @property
+    def live_html(self) -> str:
+        """What the area under the transcript shows now: the question and the growing answer."""
+        return "".join(p if isinstance(p, str) else p.html for p in self._live_parts)
 
     # -- the history -----------------------------------------------------------------------
 
@@ -153,7 +176,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
 
     @property
     def history_label(self) -> str:
-        return self._history_name or "(own)"
+        return self._history_name or "(own history)"
 
     def refresh(self) -> None:
         """Show the history as it is now (turns made in cells included)."""
@@ -170,10 +193,11 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         turn (a cell or another panel) that recorded the change."""
         try:
             self.refresh()
-        except LexiluxError as exc:  # e.g. the variable was rebound to something else
+        except Exception as exc:  # e.g. the variable was rebound to something else
             self._set_status(str(exc), error=True)
 
     def clear_history(self) -> None:
+        """Remove every message (the system prompt stays); Undo brings them back."""
         if self.running:
             return
         try:
@@ -181,10 +205,26 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         except LexiluxError as exc:
             self._set_status(str(exc), error=True)
             return
+        removed = history.clone()
         history.clear()
-        self.live.value = ""
+        self._undo = (history, removed)
+        self.undo.layout.display = "" if len(removed) else "none"
         history_changed(history)  # every panel on this history, this one included
-        self.refresh()
+        self._set_status(
+            f"cleared {len(removed)} messages"
+            + (" · Undo clear brings them back" if len(removed) else "")
+        )
+
+    def undo_clear(self) -> None:
+        """Put back what the last Clear removed, before anything added since."""
+        if self._undo is None or self.running:
+            return
+        history, removed = self._undo
+        self._undo = None
+        self.undo.layout.display = "none"
+        history.splice(0, 0, removed)
+        history_changed(history)
+        self._set_status(f"restored {len(removed)} messages")
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -205,16 +245,18 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
             return
         continuing = bool(self.auto_continue.value)
         self._stop_requested = False
+        self._undo = None
+        self.undo.layout.display = "none"
         self.send.disabled, self.stop.disabled = True, False
         self._idle.clear()
         self.input.value = ""
-        self.live.value = self._render.message("user", prompt)
         self._reset_progress(continuing)
         self._set_status("…")
-        background.submit(self._run(turn, continuing))
+        view = PanelView(self, prompt)  # the question shows at once, before the request starts
+        background.submit(self._run(turn, view, continuing))
 
     def cancel(self) -> None:
-        """Stop the answer; the partial text stays shown, marked interrupted, not recorded."""
+        """Stop the answer; what arrived is kept in the history, marked interrupted."""
         if not self.running or self._stop_requested:
             return
         self._stop_requested = True  # seen by _run if its task has not started yet
@@ -222,67 +264,37 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
 
     def _reset_progress(self, continuing: bool) -> None:
         """Hide the bar for a plain answer; start it at round 1 for a continued one."""
-        progress = self.progress
-        progress.widget.layout.display = "" if continuing else "none"
+        self.progress.widget.layout.display = "" if continuing else "none"
         if continuing:
-            progress.events.clear()
-            progress.bar.max = 1 + self.max_continues
-            progress.bar.value = 1
-            progress.bar.bar_style = "info"
-            progress.bar.description = "round 1"
-            progress.label.value = f"round 1 of {1 + self.max_continues}"
+            self.progress.reset(1 + self.max_continues)
 
-    async def _run(self, turn: Turn, continuing: bool) -> ChatResult | None:
+    async def _run(self, turn: Turn, view: PanelView, continuing: bool) -> Outcome | None:
         self._task = asyncio.current_task()
-        started = time.monotonic()
-        renderer = StreamRenderer(wrap=False)
-        call = dict(self.options, history=turn.context)
-        if continuing:
-            call.update(max_continues=self.max_continues, ensure_complete=False)
-            call["on_progress"] = self.progress.update
-        user_html = self._render.message("user", turn.prompt)
-        stream: Any = None
+        ask = self.ask if continuing else Ask(self.ask.options, keep_interrupted=True)
+        status, error = "", False
         try:
-            if continuing:
-                stream = self.chat.acomplete_stream(turn.prompt, **call)
-            else:
-                stream = self.chat.astream(turn.prompt, **call)
             if self._stop_requested:  # Stop came before this task started: send nothing
-                raise asyncio.CancelledError
-            async for chunk in stream:
-                rendered = None
-                if chunk.reasoning_content:
-                    rendered = renderer.feed_reasoning(chunk.reasoning_content)
-                if chunk.delta:
-                    rendered = renderer.feed(chunk.delta) or rendered
-                if rendered is not None:
-                    self.live.value = user_html + self._bubble(rendered)
-            result: ChatResult = stream.result
+                self.input.value = self.input.value or str(turn.prompt)
+                view.discard()
+                status = "stopped before sending"
+                return None
+            outcome = await self.engine.arun(turn, ask, view)
+            if outcome.error is not None:
+                if not self.input.value:
+                    self.input.value = str(turn.prompt)  # nothing the user typed is lost
+                status = redact(
+                    f"{type(outcome.error).__name__}: {outcome.error}", self.engine.chat.secrets
+                )
+                error = True
+            return outcome
         except asyncio.CancelledError:
-            partial: ChatResult = stream.result if stream is not None else ChatResult()
-            partial.interrupted = True
-            if stream is not None:
-                await stream.aclose()
-            note = f"⏹ stopped · {footer(partial, time.monotonic() - started, self.chat.model)}"
-            self.live.value = user_html + self._bubble(renderer.finish(), note)
-            self._finish(note)
-            return partial
-        except Exception as exc:  # a LexiluxError, or anything else: the panel must not hang
-            shown = stream is not None and stream.result.text
-            partial_html = self._bubble(renderer.finish()) if shown else ""
-            self.live.value = user_html + partial_html
-            if not self.input.value:
-                self.input.value = turn.prompt  # nothing the user typed is lost
-            message = redact(f"{type(exc).__name__}: {exc}", self.chat.secrets)
-            self._finish(message, error=True)
+            status = "stopped · the partial answer is kept in the history, marked interrupted"
             return None
-        turn.commit(result)  # refreshes every panel on this history, this one included
-        self.live.value = ""
-        self._finish(footer(result, time.monotonic() - started, self.chat.model))
-        return result
-
-    def _bubble(self, rendered: str, note: str = "") -> str:
-        return wrap_answer(bubble("assistant", rendered, note))
+        except Exception as exc:  # anything else: shown here; the panel must never hang
+            status, error = redact(f"{type(exc).__name__}: {exc}", self.engine.chat.secrets), True
+            return None
+        finally:
+            self._finish(status, error=error)
 
     def _finish(self, status: str, *, error: bool = False) -> None:
         self._task = None
@@ -295,19 +307,36 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         return self._idle.wait(timeout)
 
     def __repr__(self) -> str:
-        return f"ChatPanel(history={self.history_label!r}, model={self.chat.model!r})"
+        return f"ChatPanel(history={self.history_label!r}, model={self.engine.chat.model!r})"
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        colour = "#b91c1c" if error else "#6b7280"
-        self.status.value = (
-            f"<span style='color:{colour};font-size:0.85em'>{html.escape(text)}</span>"
-        )
+        style = ERROR if error else MUTED
+        self.status.value = f"<span style='{style}'>{html.escape(text)}</span>" if text else ""
 
     def close(self) -> None:
         unwatch = getattr(self, "_unwatch", None)  # absent when __init__ failed (bad options)
         if unwatch is not None:
             unwatch()
         super().close()
+
+
+def _setup(
+    chat: Chat | None, magics: Any, args: Any, max_continues: int, options: dict[str, Any]
+) -> tuple[Engine, Ask, list[str]]:
+    """The engine and options a panel runs with: the magics' settings unless given a client."""
+    if chat is None:
+        if magics is None:
+            from .magics import current_magics, standalone_magics
+
+            magics = current_magics() or standalone_magics()
+        engine, ask, notices = magics.panel_setup(args)
+        if options:
+            ask = Ask({**ask.options, **options}, True, ask.continuation, True)
+        resolve(engine.chat.model, ask.options)  # bad options fail now, not at the first send
+        return engine, ask, notices
+    resolve(chat.model, options)  # bad options fail now, not at the first send
+    continuation = {"max_continues": max_continues, "ensure_complete": False}
+    return Engine(chat), Ask(options, True, continuation, True), []
 
 
 def _user_namespace() -> MutableMapping[str, Any] | None:

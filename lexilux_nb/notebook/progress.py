@@ -17,7 +17,7 @@ def describe(event: ContinueProgress) -> str:
     """The label for one progress event."""
     tokens = f" · {event.tokens} tokens" if event.tokens is not None else ""
     if event.done:
-        state = "still truncated" if event.truncated else "complete"
+        state = "still cut at the token limit" if event.truncated else "complete"
         return f"{state} after {event.round} round{'s' if event.round != 1 else ''}{tokens}"
     return f"continuing: round {event.round + 1} of {event.max_rounds}{tokens}"
 
@@ -28,12 +28,19 @@ class ContinuationProgress:
     def __init__(self, max_rounds: int) -> None:
         import ipywidgets as widgets
 
-        self.bar = widgets.IntProgress(
-            value=1, min=0, max=max(1, max_rounds), description="round 1", bar_style="info"
-        )
-        self.label = widgets.Label(value=f"round 1 of {max_rounds}")
+        self.bar = widgets.IntProgress(value=1, min=0, max=max(1, max_rounds), bar_style="info")
+        self.label = widgets.Label()
         self.widget: Any = widgets.HBox([self.bar, self.label])
         self.events: list[ContinueProgress] = []
+        self.reset(max_rounds)
+
+    def reset(self, max_rounds: int) -> None:
+        """Back to the first round (the panel reuses one bar for every answer)."""
+        self.events.clear()
+        self.bar.max = max(1, max_rounds)
+        self.bar.value = 1
+        self.bar.bar_style = "info"
+        self.label.value = f"round 1 of {max_rounds}"
 
     def update(self, event: ContinueProgress) -> None:
         """Show one round's event (called from the continuation's ``on_progress``)."""
@@ -42,17 +49,19 @@ class ContinuationProgress:
         if event.done:
             self.bar.value = event.round
             self.bar.bar_style = "warning" if event.truncated else "success"
-            self.bar.description = "done"
         else:
             self.bar.value = min(event.round + 1, event.max_rounds)
-            self.bar.description = f"round {event.round + 1}"
         self.label.value = describe(event)
 
     def final_html(self, result: ChatResult) -> str:
         """A static line for the saved output: how many rounds, and whether it is complete."""
         rounds = result.continues + 1
-        state = "still truncated" if result.truncated else "complete"
-        colour = "#b45309" if result.truncated else "#15803d"
+        state = "still cut at the token limit" if result.truncated else "complete"
+        colour = (
+            "var(--jp-warn-color1, #b45309)"
+            if result.truncated
+            else "var(--jp-success-color1, #15803d)"
+        )
         text = f"{state} · {rounds} round{'s' if rounds != 1 else ''}"
         return (
             f"<div class='lexilux-progress' style='color:{colour};font-size:0.85em'>"

@@ -55,6 +55,9 @@ class IncrementalRenderer:
         highlight_open_fence: bool = False,
     ) -> None:
         self.tail_soft_limit = tail_soft_limit
+        self._untaken: list[str] = []  # committed HTML not yet handed out by take()
+        self.commits = 0
+        """Committed pieces handed out by :meth:`take` so far."""
         self.highlight_open_fence = highlight_open_fence
         # All text, as fed.
         self._chunks: list[str] = []
@@ -126,18 +129,43 @@ class IncrementalRenderer:
             return self._html
         self._scan()
         self._commit()
-        if self._prefix_dirty:
-            self._prefix_html = "".join(self._prefix_parts)
-            self._prefix_parts = [self._prefix_html]
-            self._prefix_dirty = False
+        self._untaken.clear()  # a whole-HTML view never asks for pieces
+        prefix = self.committed_html
         tail_html = ""
         if self._tail:
             env = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self._env.items()}
             tail_html = self._render(
                 self._tail, env, highlight_open_fences=self.highlight_open_fence
             )
-        self._html = self._prefix_html + tail_html
+        self._html = prefix + tail_html
         return self._html
+
+    def take(self) -> tuple[str, str]:
+        """(HTML of blocks finished since the last call, HTML of the unfinished tail).
+
+        What a live view that appends needs: every finished block is handed out exactly once, and
+        only the tail is rendered again each time.
+        """
+        self._scan()
+        self._commit()
+        new = "".join(self._untaken)
+        self._untaken.clear()
+        if new:
+            self.commits += 1
+        tail = ""
+        if self._tail:
+            env = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self._env.items()}
+            tail = self._render(self._tail, env, highlight_open_fences=self.highlight_open_fence)
+        return new, tail
+
+    @property
+    def committed_html(self) -> str:
+        """The HTML of every finished block so far (what a view that missed pieces resets to)."""
+        if self._prefix_dirty:
+            self._prefix_html = "".join(self._prefix_parts)
+            self._prefix_parts = [self._prefix_html]
+            self._prefix_dirty = False
+        return self._prefix_html
 
     def finish(self) -> str:
         """One exact, full render of the whole text (cached until the next feed)."""
@@ -194,7 +222,9 @@ class IncrementalRenderer:
         if cut <= 0:
             return
         chunk = self._tail[:cut]
-        self._prefix_parts.append(self._render(chunk, self._env, highlight_open_fences=True))
+        rendered = self._render(chunk, self._env, highlight_open_fences=True)
+        self._prefix_parts.append(rendered)
+        self._untaken.append(rendered)
         self._prefix_dirty = True
         self.committed_chars += cut
         self._tail = self._tail[cut:]
@@ -331,3 +361,94 @@ class StreamRenderer:
             parts.append(f'<div class="lexilux-footer">{_html.escape(self._footer)}</div>')
         body = "".join(parts)
         return wrap_answer(body) if self.wrap else body
+
+
+class Update:
+    """What changed since the last update, per section ("answer", "reasoning").
+
+    ``commit`` is the HTML of blocks finished since then (to append), ``tail`` the unfinished
+    tail (to replace), ``n`` the number of commits including this one (a view that missed one
+    waits for a reset). ``reset`` asks the view to replace everything with ``commit``.
+    """
+
+    __slots__ = ("reset", "sections")
+
+    def __init__(self, sections: dict[str, tuple[str, str, int]], reset: bool = False) -> None:
+        self.sections = sections  # name -> (commit, tail, n)
+        self.reset = reset
+
+    def message(self) -> dict[str, Any]:
+        """The JSON a live widget receives."""
+        out: dict[str, Any] = {"reset": self.reset}
+        for name, (commit, tail, n) in self.sections.items():
+            out[name] = {"commit": commit, "tail": tail, "n": n}
+        return out
+
+
+class LiveRenderer:
+    """Throttled incremental updates of a streamed answer and its reasoning.
+
+    Each finished block leaves the kernel once; only the unfinished tail is rendered and sent again,
+    so a live view's traffic grows with the answer, not with its square. Now and then an update
+    resets the whole view instead (at 0.25 s, 0.5 s, 1 s, 2 s, ... of streaming), so a view that
+    missed messages (its code was still loading) catches up; the doubling gaps keep the resets'
+    total under about twice the answer.
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+        first_reset: float = 0.25,
+    ) -> None:
+        self.sections = {
+            "reasoning": IncrementalRenderer(),
+            "answer": IncrementalRenderer(),
+        }
+        self.throttle = Throttle(interval, clock)
+        self._clock = clock
+        self._started = clock()
+        self._next_reset = first_reset  # seconds after the start
+        self._dirty = False
+        self.updates = 0
+
+    def feed(self, delta: str, section: str = "answer") -> Update | None:
+        if delta:
+            self.sections[section].feed(delta)
+            self._dirty = True
+        return self.poll()
+
+    @property
+    def pending(self) -> bool:
+        """Something changed that no update has carried yet (held back by the throttle)."""
+        return self._dirty
+
+    def poll(self) -> Update | None:
+        """An update if something changed and the throttle allows, else None."""
+        if not self._dirty or not self.throttle.ready():
+            return None
+        return self.update()
+
+    def update(self) -> Update:
+        """An update now, whatever the throttle says."""
+        self._dirty = False
+        elapsed = self._clock() - self._started
+        reset = elapsed >= self._next_reset
+        while self._next_reset <= elapsed:
+            self._next_reset *= 2
+        sections: dict[str, tuple[str, str, int]] = {}
+        for name, renderer in self.sections.items():
+            if not len(renderer):
+                continue
+            commit, tail = renderer.take()
+            sections[name] = (renderer.committed_html if reset else commit, tail, renderer.commits)
+        self.updates += 1
+        return Update(sections, reset)
+
+    def whole(self, update: Update) -> dict[str, str]:
+        """Each section's whole HTML after ``update`` (for a view that can only replace)."""
+        return {
+            name: self.sections[name].committed_html + tail
+            for name, (_, tail, _) in update.sections.items()
+        }

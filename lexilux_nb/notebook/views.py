@@ -1,10 +1,10 @@
-"""Where an answer appears while it streams: a widget in a notebook, plain text in a terminal.
+"""Where an answer appears in a cell: a live widget in a notebook, plain text in a terminal.
 
-The widget view streams throttled, incremental HTML into an ipywidgets ``HTML``. When the answer
-ends, the live display is blanked (same display id) and the answer is displayed again as an
-ordinary, inert bundle (``text/html`` + ``text/markdown`` + ``text/plain``): saved notebooks,
-nbconvert and GitHub show it, no widget state is needed after a reload, and tools that ignore
-``update_display_data`` (nbval) record exactly what a saved notebook holds.
+The widget view streams into a :class:`~.live.LiveAnswer`. When the answer ends, the live display
+is blanked (same display id) and the answer is displayed again as an ordinary, inert bundle
+(``text/html`` + ``text/markdown`` + ``text/plain``): saved notebooks, nbconvert and GitHub show
+it, no widget state is needed after a reload, and tools that ignore ``update_display_data``
+(nbval) record exactly what a saved notebook holds.
 """
 
 from __future__ import annotations
@@ -12,15 +12,20 @@ from __future__ import annotations
 import html
 import json
 import sys
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from ..client.continuation import ContinueProgress
-from ..client.models import ChatResult, ChatStreamChunk
+from ..client.models import ChatStreamChunk
+from ..engine import Outcome
+from ..engine.view import Show
 from ..markdown import escape_markdown_html, reasoning_details, render_markdown, wrap_answer
+from .live import LiveAnswer
 from .progress import ContinuationProgress
-from .render import StreamRenderer
 
-FOOTER_STYLE = "color:#6b7280;font-size:0.85em;margin-top:0.4em"
+MUTED = "color:var(--jp-content-font-color2, #6b7280);font-size:0.85em"
+FOOTER_STYLE = f"{MUTED};margin-top:0.4em"
+NOTICE_STYLE = f"{MUTED};margin:0 0 0.4em 0"
 
 
 def _fenced(text: str, lang: str = "") -> str:
@@ -55,49 +60,54 @@ def as_markdown(text: str, fmt: str) -> str:
     return text
 
 
-def _reasoning_html(reasoning: str | None) -> str:
-    if not reasoning:
-        return ""
-    return reasoning_details(render_markdown(reasoning))
+def notices_html(notices: Sequence[str]) -> str:
+    return "".join(f"<div style='{NOTICE_STYLE}'>ⓘ {html.escape(n)}</div>" for n in notices)
 
 
 def answer_bundle(
-    result: ChatResult, footer: str, fmt: str = "markdown", note: str = ""
+    outcome: Outcome, fmt: str = "markdown", notices: Sequence[str] = ()
 ) -> dict[str, str]:
     """The persisted output: safe HTML, escaped markdown and plain text."""
+    result = outcome.result
     source = as_markdown(result.text, fmt)
-    foot = f"{note} {footer}".strip()
-    body = _reasoning_html(result.reasoning) + render_markdown(source)
+    foot = outcome.footer.text
+    refusal = getattr(result, "refusal", None)
+    body = notices_html(notices)
+    if result.reasoning:
+        body += reasoning_details(render_markdown(result.reasoning))
+    body += render_markdown(source)
+    if refusal:
+        body += f"<div style='{NOTICE_STYLE}'>The model refused: {html.escape(refusal)}</div>"
     body += f"<div class='lexilux-footer' style='{FOOTER_STYLE}'>{html.escape(foot)}</div>"
-    markdown = escape_markdown_html(source) + f"\n\n*{escape_markdown_html(foot)}*"
+    notes = "".join(f"*ⓘ {escape_markdown_html(n)}*\n\n" for n in notices)
+    markdown = notes + escape_markdown_html(source) + f"\n\n*{escape_markdown_html(foot)}*"
     return {"text/html": wrap_answer(body), "text/markdown": markdown, "text/plain": result.text}
 
 
-def _live(rendered: str) -> str:
-    """Live HTML styled like JupyterLab's own HTML outputs (headings, tables, spacing)."""
-    return wrap_answer(f"<div class='jp-RenderedHTMLCommon'>{rendered}</div>")
-
-
 class WidgetView:
-    """Live HTML widget, then a static output in its place."""
+    """Live widget while the answer streams, then a static output in its place."""
 
     def __init__(
         self,
-        display: Any,
+        display: Callable[..., Any],
         *,
         fmt: str = "markdown",
         continuing: bool = False,
         max_rounds: int = 1,
         interval: float = 0.05,
+        appending: bool | None = None,
     ) -> None:
         import ipywidgets as widgets
 
         self._fmt = fmt
-        self._renderer = StreamRenderer(interval=interval, wrap=False)
         self._opened_fence = False
-        self.html = widgets.HTML(value=wrap_answer("<em style='color:#6b7280'>…</em>"))
+        self.notices: list[str] = []
+        self.notice_box = widgets.HTML(value="")
+        self.live = LiveAnswer(interval=interval, appending=appending)
         self.progress_widget = ContinuationProgress(max_rounds) if continuing else None
-        children = [self.html] + ([self.progress_widget.widget] if self.progress_widget else [])
+        children = [self.notice_box, self.live.widget]
+        if self.progress_widget is not None:
+            children.append(self.progress_widget.widget)
         self.box = widgets.VBox(children)
         self._display = display
         live = {
@@ -110,10 +120,13 @@ class WidgetView:
         }
         self._handle = display(live, raw=True, display_id=True)
 
+    def notice(self, text: str) -> None:
+        self.notices.append(text)
+        self.notice_box.value = notices_html(self.notices)
+
     def chunk(self, chunk: ChatStreamChunk) -> None:
-        rendered = None
         if chunk.reasoning_content:
-            rendered = self._renderer.feed_reasoning(chunk.reasoning_content)
+            self.live.feed(chunk.reasoning_content, "reasoning")
         if chunk.delta:
             delta = chunk.delta
             if self._fmt != "markdown" and not self._opened_fence:
@@ -121,36 +134,38 @@ class WidgetView:
                     "````text\n" + delta
                 )  # text/code/json stream as plain text, styled at the end
                 self._opened_fence = True
-            rendered = self._renderer.feed(delta) or rendered
-        if rendered is not None:
-            self.html.value = _live(rendered)
+            self.live.feed(delta)
 
     def progress(self, event: ContinueProgress) -> None:
         if self.progress_widget is not None:
             self.progress_widget.update(event)
 
-    def _end(self, result: ChatResult, footer: str, note: str = "") -> None:
-        bundle = answer_bundle(result, footer, self._fmt, note)
-        if self.progress_widget is not None:
-            bundle["text/html"] = self.progress_widget.final_html(result) + bundle["text/html"]
-            self.progress_widget.close()
-        self._handle.update({"text/plain": ""}, raw=True)
-        self._display(bundle, raw=True)
-        self.html.close()
-        self.box.close()
+    def finish(self, outcome: Outcome) -> Show:
+        result = outcome.result
+        bundle: dict[str, str] | None = None
+        if result.text or result.reasoning or outcome.state != "failed":
+            bundle = answer_bundle(outcome, self._fmt, self.notices)
+            if self.progress_widget is not None:
+                done = self.progress_widget.final_html(result)
+                bundle["text/html"] = done + bundle["text/html"]
+        elif self.notices:
+            html_part = wrap_answer(notices_html(self.notices))
+            bundle = {"text/html": html_part, "text/plain": "\n".join(self.notices)}
 
-    def finish(self, result: ChatResult, footer: str) -> None:
-        self._end(result, footer)
-
-    def interrupted(self, partial: ChatResult, footer: str) -> None:
-        self._end(partial, footer, "⏹ interrupted ·")
-
-    def failed(self, partial: ChatResult | None) -> None:
-        if partial is not None and partial.text:
-            self._end(partial, "", "⚠ failed; partial answer ·")
-        else:
+        def show() -> None:
             self._handle.update({"text/plain": ""}, raw=True)
-            self.box.close()
+            if bundle is not None:
+                self._display(bundle, raw=True)
+            self._close()
+
+        return show
+
+    def _close(self) -> None:
+        if self.progress_widget is not None:
+            self.progress_widget.close()
+        self.live.close()
+        self.notice_box.close()
+        self.box.close()
 
 
 class TerminalView:
@@ -166,6 +181,9 @@ class TerminalView:
         self._out.write(text)
         self._out.flush()
         self._wrote = True
+
+    def notice(self, text: str) -> None:
+        self._write(f"ⓘ {text}\n")
 
     def chunk(self, chunk: ChatStreamChunk) -> None:
         if chunk.reasoning_content:
@@ -183,20 +201,22 @@ class TerminalView:
         if not event.done:
             self._write(f"\n[continuing: round {event.round + 1} of {event.max_rounds}]\n")
 
-    def _end(self, text: str) -> None:
-        if text:
-            self._write(text)
-        if self._close:
-            self._out.close()
+    def finish(self, outcome: Outcome) -> Show:
+        result = outcome.result
+        refusal = getattr(result, "refusal", None)
+        lines = f"\n[the model refused: {refusal}]" if refusal else ""
+        if outcome.state == "failed" and not result.text:
+            text = "\n" if self._wrote else ""
+        else:
+            text = f"{lines}\n— {outcome.footer.text}\n"
 
-    def finish(self, result: ChatResult, footer: str) -> None:
-        self._end(f"\n— {footer}\n")
+        def show() -> None:
+            if text:
+                self._write(text)
+            if self._close:
+                self._out.close()
 
-    def interrupted(self, partial: ChatResult, footer: str) -> None:
-        self._end(f"\n[interrupted] — {footer}\n")
-
-    def failed(self, partial: ChatResult | None) -> None:
-        self._end("\n" if self._wrote else "")
+        return show
 
 
 class TeeView:
@@ -204,6 +224,10 @@ class TeeView:
 
     def __init__(self, *views: Any) -> None:
         self.views = views
+
+    def notice(self, text: str) -> None:
+        for view in self.views:
+            view.notice(text)
 
     def chunk(self, chunk: ChatStreamChunk) -> None:
         for view in self.views:
@@ -213,14 +237,38 @@ class TeeView:
         for view in self.views:
             view.progress(event)
 
-    def finish(self, result: ChatResult, footer: str) -> None:
-        for view in self.views:
-            view.finish(result, footer)
+    def finish(self, outcome: Outcome) -> Show:
+        shows = [view.finish(outcome) for view in self.views]
 
-    def interrupted(self, partial: ChatResult, footer: str) -> None:
-        for view in self.views:
-            view.interrupted(partial, footer)
+        def show() -> None:
+            for each in shows:
+                each()
 
-    def failed(self, partial: ChatResult | None) -> None:
-        for view in self.views:
-            view.failed(partial)
+        return show
+
+
+class Notice:
+    """A one-line, muted message in the cell output that can be replaced (or a terminal line)."""
+
+    def __init__(self, text: str, *, rich: bool, display: Callable[..., Any] | None = None):
+        self._rich = rich
+        if rich:
+            from IPython.display import display as ipython_display
+
+            self._display = display or ipython_display
+            self._handle = self._display(self._bundle(text), raw=True, display_id=True)
+        else:
+            print(f"ⓘ {text}", flush=True)
+
+    @staticmethod
+    def _bundle(text: str) -> dict[str, str]:
+        if not text:
+            return {"text/plain": ""}
+        return {"text/html": notices_html([text]), "text/plain": f"ⓘ {text}"}
+
+    def update(self, text: str) -> None:
+        """Replace the message ("" removes it); in a terminal, print the new one."""
+        if self._rich:
+            self._handle.update(self._bundle(text), raw=True)
+        elif text:
+            print(f"ⓘ {text}", flush=True)

@@ -183,3 +183,43 @@ def widgets_made() -> Iterator[list[Any]]:
     Widget.on_widget_constructed(made.append)
     yield made
     Widget.on_widget_constructed(previous)
+
+
+@dataclass
+class CommMessage:
+    comm_id: str
+    msg_type: str  # comm_open, comm_msg, comm_close
+    data: dict[str, Any]
+
+    @property
+    def custom(self) -> Any:
+        """The content of a custom widget message (``widget.send``), else None."""
+        if self.msg_type == "comm_msg" and (self.data or {}).get("method") == "custom":
+            return self.data["content"]
+        return None
+
+
+@pytest.fixture
+def comm_messages() -> Iterator[list[CommMessage]]:
+    """Every widget message that would reach a frontend, in order (the ``comm`` package's
+    replaceable ``create_comm``, the hook ipykernel itself uses)."""
+    import comm
+    from comm.base_comm import BaseComm
+
+    sent: list[CommMessage] = []
+
+    class RecordingComm(BaseComm):  # type: ignore[misc]
+        def publish_msg(
+            self,
+            msg_type: str,
+            data: Any = None,
+            metadata: Any = None,
+            buffers: Any = None,
+            **keys: Any,
+        ) -> None:
+            sent.append(CommMessage(self.comm_id, msg_type, dict(data or {})))
+
+    previous = comm.create_comm
+    comm.create_comm = lambda *args, **kwargs: RecordingComm(*args, **kwargs)
+    yield sent
+    comm.create_comm = previous

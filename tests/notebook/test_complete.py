@@ -76,7 +76,7 @@ def test_terminal_shows_the_rounds(long_server: Any, run: Any) -> None:
     ran = ok(run("%chat_complete --max-tokens 5 go"))
     assert "[continuing: round 2 of 6]" in ran.stdout
     assert "4 continuations" in ran.stdout
-    assert "still truncated" not in ran.stdout
+    assert "still cut at the token limit" not in ran.stdout
     shown = ran.stdout
     for token in ("w0", "w11", "w22"):
         assert token in shown
@@ -95,7 +95,7 @@ def test_widget_progress_ends_complete(
     answer = ran.answer
     assert answer["text/plain"] == LONG
     assert "complete · 5 rounds" in answer["text/html"]
-    assert "still truncated" not in answer["text/html"]
+    assert "still cut at the token limit" not in answer["text/html"]
     html = [w for w in widgets_made if isinstance(w, HTML)]
     assert html and all("Continue" not in w.value for w in html)
 
@@ -111,11 +111,11 @@ def test_max_continues_limits_the_rounds(
     assert result.text == "".join(split_tokens(LONG)[:10])
     assert len(long_server.requests) == 2
     bar, label = progress_widgets(widgets_made)
-    assert label.value.startswith("still truncated")
+    assert label.value.startswith("still cut at the token limit")
     assert bar.bar_style == "warning"
     assert bar.max == 2
-    assert "still truncated" in ran.answer["text/html"]
-    assert "still truncated" in ran.answer["text/markdown"]
+    assert "still cut at the token limit" in ran.answer["text/html"]
+    assert "still cut at the token limit" in ran.answer["text/markdown"]
     # a truncated answer is still an answer: it is recorded, and says so
     history = shell.user_ns["chat_history"]
     assert history[1]["content"] == result.text
@@ -126,7 +126,7 @@ def test_max_continues_zero_is_one_round(long_server: Any, run: Any, shell: Any)
     ran = ok(run("%chat_complete --max-tokens 5 --max-continues 0 go"))
     assert len(long_server.requests) == 1
     assert shell.user_ns["_chat"].truncated is True
-    assert "still truncated" in ran.stdout
+    assert "still cut at the token limit" in ran.stdout
 
 
 def test_max_continues_from_config(long_server: Any, run: Any, shell: Any) -> None:

@@ -14,14 +14,16 @@ def ok(ran: Any) -> Any:
 
 
 def config_rows(ran: Any) -> dict[str, tuple[str, str]]:
-    """``%chat_config`` output as {name: (value, source)}."""
+    """``%chat_config`` output (its plain-text table) as {name: (value, source)}."""
     rows = {}
-    for line in ran.stdout.splitlines():
-        if not line.strip():
-            continue
-        name, rest = line.split(None, 1)
-        value, _, source = rest.rpartition("  (")
-        rows[name] = (value.strip(), source.rstrip(")"))
+    text = ran.bundles[-1]["text/plain"] if ran.bundles else ran.stdout
+    title, blank, head, *lines = text.splitlines()
+    assert title == "lexilux_nb settings" and blank == ""
+    starts = [head.index(word) for word in ("setting", "value", "from")]
+    assert head.split() == ["setting", "value", "from"]
+    for line in lines:
+        name = line[: starts[1]].strip()
+        rows[name] = (line[starts[1] : starts[2]].strip(), line[starts[2] :].strip())
     return rows
 
 
@@ -107,13 +109,15 @@ def test_chat_config_shows_values_sources_and_a_masked_key(
     assert "sk-secret-123456789" not in ran.everything
     assert "secret-12345" not in ran.everything
     rows = config_rows(ran)
-    assert rows["base_url"] == (server.base_url, "$LEXILUX_BASE_URL")
-    assert rows["api_key"] == ("sk-…6789", "$OPENAI_API_KEY")
-    assert rows["model"] == ("gpt-test", "$OPENAI_MODEL")
+    assert rows["base_url"] == (server.base_url, "environment ($LEXILUX_BASE_URL)")
+    assert rows["api_key"] == ("sk-…6789", "environment ($OPENAI_API_KEY)")
+    assert rows["model"] == ("gpt-test", "environment ($OPENAI_MODEL)")
     for name in ("system", "temperature", "max_tokens", "max_continues", "timeout", "history"):
         assert name in rows
-    assert rows["max_continues"][0] == "5"
-    assert rows["history"][0] == "'chat_history'"
+    assert rows["max_continues"] == ("5", "default")
+    assert rows["history"] == ("'chat_history'", "default")
+    assert rows["max_retries"] == ("2", "default")
+    assert "ChatMagics" not in ran.everything  # sources are said in the user's terms
 
 
 def test_chat_config_shows_configured_values(
@@ -135,8 +139,36 @@ def test_chat_config_without_anything_set(run: Any) -> None:
     ran = ok(run("%chat_config"))  # no server: nothing configured, nothing started
     rows = config_rows(ran)
     assert rows["api_key"][0] == "(not set)"
-    assert rows["model"][0] == "(not set)"
-    assert "local" in rows["base_url"][1]
+    assert rows["model"] == ("smollm2", "embedded model")  # the model actually in use
+    assert rows["base_url"][0].startswith("embedded model SmolLM2-135M-Instruct")
+    assert rows["base_url"][1] == "no endpoint configured"
+
+
+def test_chat_config_names_the_embedded_model_when_another_is_asked(run: Any) -> None:
+    ok(run("%chat_config model=gpt-4o-mini"))
+    rows = config_rows(ok(run("%chat_config")))
+    assert rows["model"] == ("smollm2", "embedded model (asked for: gpt-4o-mini)")
+
+
+def test_chat_config_says_what_it_set(run: Any, magics: Any) -> None:
+    ran = ok(run("%chat_config temperature=0.3 stream=off"))
+    assert ran.stdout.strip() == "set temperature = 0.3 (was None); stream = False (was True)"
+
+
+def test_chat_config_provenance(server: Any, run: Any) -> None:
+    ok(run("%config ChatMagics.max_tokens = 99"))
+    ok(run("%chat_config temperature=0.3"))
+    rows = config_rows(ok(run("%chat_config")))
+    assert rows["max_tokens"] == ("99", "config (%config or ipython_config.py)")
+    assert rows["temperature"] == ("0.3", "%chat_config")
+    assert rows["top_p" if "top_p" in rows else "stream"][1] == "default"
+
+
+def test_chat_config_in_a_notebook_is_a_titled_table(server: Any, run: Any, kernel: Any) -> None:
+    ran = ok(run("%chat_config"))
+    html = ran.bundles[-1]["text/html"]
+    assert "lexilux_nb settings" in html and "<table" in html and "<style" not in html
+    assert "<th" in html and ">from<" in html
 
 
 def test_chat_config_sets_typed_values(server: Any, run: Any, magics: Any) -> None:
@@ -203,6 +235,17 @@ def test_percent_config_sets_the_same_traits(server: Any, run: Any, magics: Any)
         "%chat_config max_tokens=1.5",
         "%chat_config api_key=sk-typed-in-000000",
         "%chat_config system='unclosed",
+        "%chat_config stream=ture",
+        "%chat_config timeout=nan",
+        "%chat_config timeout=inf",
+        "%chat_config timeout=0",
+        "%chat_config temperature=5",
+        "%chat_config temperature=nan",
+        "%chat_config max_tokens=0",
+        "%chat_config max_continues=-1",
+        "%chat_config base_url=localhost:8000",
+        "%chat_config provider=opanai",
+        "%chat_config history=not-a-name",
     ],
 )
 def test_chat_config_rejects_bad_settings(run: Any, magics: Any, line: str) -> None:
@@ -211,6 +254,27 @@ def test_chat_config_rejects_bad_settings(run: Any, magics: Any, line: str) -> N
     assert isinstance(ran.error, UsageError)
     assert "%chat_config" in str(ran.error)
     assert {name: getattr(magics, name) for name in before} == before
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("%chat_config stream=ture", "stream takes true or false, got 'ture'"),
+        ("%chat_config timeout=nan", "timeout must be a finite number"),
+        ("%chat_config temperature=5", "between 0 and 2"),
+        ("%chat_config modle=x", "did you mean model?"),
+        ("%chat_config temprature=0.1", "did you mean temperature?"),
+    ],
+)
+def test_chat_config_errors_name_the_problem(run: Any, line: str, words: str) -> None:
+    ran = run(line)
+    assert isinstance(ran.error, UsageError)
+    assert words in str(ran.error)
+
+
+def test_chat_config_keys_are_the_configurable_traits(magics: Any) -> None:
+    assert set(magics.setting_names()) == set(magics.trait_names(config=True))
+    assert magics.setting_names()[:3] == ["base_url", "api_key_env", "model"]
 
 
 def test_api_key_is_not_configurable(run: Any) -> None:

@@ -169,11 +169,30 @@ def test_connection_refused_names_the_url(server: Any, run: Any, shell: Any) -> 
     ran = run(f"%chat --base-url {url} hello")  # two quick retries first (~1.5 s)
     text = rendered(ran.error)
     assert url in text
-    assert "is the server running" in text
-    assert "--base-url" in text or "LEXILUX_BASE_URL" in text
+    assert "is that server running" in text
+    assert "given with --base-url" in text  # the fix fits what the user did: no "use --base-url"
+    assert "use --base-url" not in text and "LEXILUX_BASE_URL" not in text
     assert_short(text)
     assert server.requests == []
     assert len(shell.user_ns["chat_history"]) == 0
+
+
+def test_connection_refused_from_the_environment_says_so(
+    server: Any, run: Any, monkeypatch: Any
+) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    monkeypatch.setenv("LEXILUX_BASE_URL", url)
+    text = rendered(run("%chat --no-history hello").error)
+    assert url in text and "from environment ($LEXILUX_BASE_URL)" in text
+    assert_short(text)
+
+
+def test_a_base_url_without_a_model_names_the_fix(server: Any, run: Any, monkeypatch: Any) -> None:
+    monkeypatch.delenv("LEXILUX_MODEL")
+    text = rendered(run(f"%chat --base-url {server.base_url} hello").error)
+    assert "no model for" in text and "-m MODEL" in text and "%chat_config model=" in text
+    assert "LEXILUX_MODEL" not in text
+    assert server.requests == []
 
 
 def test_model_not_found_hint(server: Any, run: Any) -> None:

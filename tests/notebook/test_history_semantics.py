@@ -163,7 +163,13 @@ def test_interrupt_in_the_terminal(server: Any, run: Any, shell: Any, interrupt_
     partial = _check_interrupted(ran, shell, ["before", "Echo: before"])
     assert shell.user_ns["kept"] is partial
     assert partial.text in ran.stdout
-    assert "[interrupted]" in ran.stdout
+    after = ran.stdout.split(partial.text, 1)[1].strip().splitlines()
+    assert len(after) <= 3, after  # the footer and a two-line message: no traceback
+    assert after[0].startswith("— fake-model") and after[0].endswith("· stopped")
+    message = "\n".join(after[1:])
+    assert f"stopped after {len(partial.text)} characters" in message
+    assert "_chat (and kept)" in message and "nothing was added to chat_history" in message
+    assert "Traceback" not in ran.stdout + ran.stderr
 
 
 def test_interrupt_in_the_notebook(
@@ -177,7 +183,10 @@ def test_interrupt_in_the_notebook(
     partial = _check_interrupted(ran, shell, ["before", "Echo: before"])
     answer = ran.answer
     assert answer["text/plain"] == partial.text
-    assert "interrupted" in answer["text/markdown"]
+    assert answer["text/markdown"].endswith("· stopped*")
+    assert answer["text/html"].count("stopped") == 1  # said once, in the footer
+    shown = (ran.stdout + ran.stderr).strip().splitlines()
+    assert len(shown) <= 3 and "Traceback" not in ran.stdout + ran.stderr, shown
 
 
 def test_the_client_still_works_after_an_interrupt(

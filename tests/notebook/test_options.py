@@ -285,7 +285,11 @@ def _dry_run_json(ran: Any) -> dict[str, Any]:
     shown = [b for b in ran.bundles if "application/json" in b]
     assert len(shown) == 1, ran.bundles
     data: dict[str, Any] = shown[0]["application/json"]
-    assert json.loads(shown[0]["text/plain"]) == data
+    readable, _, as_json = shown[0]["text/plain"].partition("The request as JSON:\n")
+    assert readable.startswith("Dry run: nothing was sent.")
+    assert json.loads(as_json) == data
+    for message in data["body"]["messages"]:  # who says what, as text, before the JSON
+        assert f"[{message['role']}]\n{message['content']}\n" in readable
     return data
 
 
@@ -337,6 +341,18 @@ def test_dry_run_with_new_does_not_clear_the_history(server: Any, run: Any, shel
     assert shown["body"]["messages"] == [{"role": "user", "content": "fresh start"}]
     assert len(shell.user_ns["chat_history"]) == 2
     assert server.pending == 0 and len(server.requests) == 1
+
+
+def test_dry_run_with_the_embedded_model_starts_nothing(run: Any) -> None:
+    from lexilux_nb.local import local_server
+
+    ran = ok(run("%%chat --dry-run -s 'Be brief.'\nhello there"))  # no endpoint configured
+    shown = _dry_run_json(ran)
+    assert shown["body"]["model"] == "smollm2"
+    assert shown["url"].startswith("(the embedded model")
+    assert not local_server().running
+    html = next(b for b in ran.bundles if "application/json" in b)["text/html"]
+    assert "Dry run" in html and "hello there" in html and "<script" not in html
 
 
 def test_dry_run_without_a_key_shows_no_authorization(server: Any, run: Any) -> None:

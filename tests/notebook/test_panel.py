@@ -157,7 +157,7 @@ def test_the_panel_has_every_control(make_panel: Any) -> None:
     shown = all_widgets(panel)
     assert isinstance(panel, widgets.VBox)
     assert isinstance(panel.transcript, widgets.HTML)
-    assert isinstance(panel.live, widgets.HTML)
+    assert isinstance(panel.live, widgets.VBox) and panel.live_html == ""
     assert isinstance(panel.input, widgets.Textarea)  # multi-line
     assert isinstance(panel.status, widgets.HTML)
     assert isinstance(panel.progress.bar, widgets.IntProgress)
@@ -179,7 +179,7 @@ def test_the_panel_has_every_control(make_panel: Any) -> None:
         assert any(part is w for w in shown), part
     assert not panel.running and panel.send.disabled is False and panel.stop.disabled is True
     assert "No messages yet" in panel.transcript.value
-    assert "model m" in panel.status.value and "conv" in panel.status.value
+    assert "m · conv" in panel.status.value
 
 
 def test_chatpanel_is_exported_lazily() -> None:
@@ -214,7 +214,7 @@ def test_without_a_shell_or_namespace_the_panel_has_its_own_history(
     InteractiveShell.clear_instance()  # as after the ``shell`` fixture: get_ipython() is None
     panel = ChatPanel(chat=chat)
     panels.append(panel)
-    assert isinstance(panel.history, ChatHistory) and panel.history_label == "(own)"
+    assert isinstance(panel.history, ChatHistory) and panel.history_label == "(own history)"
     ask(panel, "solo")
     assert texts(panel.history) == [("user", "solo"), ("assistant", "Echo: solo")]
 
@@ -258,10 +258,12 @@ def test_turns_are_rendered_markdown_with_reasoning_collapsed(
         "</details>", 1
     )[0]
     assert "<summary>Reasoning</summary>" in reasoning and "<em>greet</em>" in reasoning
-    assert panel.live.value == ""  # the finished answer moved to the transcript
+    assert panel.live_html == ""  # the finished answer moved to the transcript
     assert panel.history.metadata(-1)["reasoning"] == "I should *greet*."
-    status = "".join(Tags(panel.status.value).text)
-    assert status.startswith("m · ") and "tokens" in status  # model, tokens in → out
+    shown = "".join(Tags(panel.transcript.value).text)
+    footer = shown.rsplit("Hello", 1)[1]  # one footer, under the answer: model, tokens, ending
+    assert "m · " in footer and "tokens" in footer and footer.endswith("complete")
+    assert shown.count("tokens") == 1 and "tokens" not in panel.status.value
 
 
 EVIL = (
@@ -272,13 +274,16 @@ EVIL = (
 EVIL_PROMPT = "<script>alert(7)</script><img src=x onerror=alert(8)>"
 
 
-def test_model_output_and_user_input_are_inert(make_panel: Any, server: FakeOpenAIServer) -> None:
+def test_model_output_and_user_input_are_inert(
+    make_panel: Any, server: FakeOpenAIServer, comm_messages: list[Any]
+) -> None:
     server.queue(Reply(text=EVIL, reasoning="<script>alert(9)</script>", delay=0.001))
     panel = make_panel()
-    live = record(panel.live)
     ask(panel, EVIL_PROMPT)
-    assert len(live) >= 2  # the question, then the streamed answer
-    for value in [*live, panel.transcript.value]:
+    live = [m.custom for m in comm_messages if m.custom is not None]
+    assert live  # the streamed answer went through the live widget
+    pieces = [p for m in live for s in m.values() if isinstance(s, dict) for p in s.values()]
+    for value in [*(p for p in pieces if isinstance(p, str)), panel.transcript.value]:
         assert_inert(value)
     text = "".join(Tags(panel.transcript.value).text)
     assert "alert(1)" in text and "alert(7)" in text and "alert(9)" in text  # shown, as text
@@ -292,9 +297,9 @@ def test_a_partial_answer_left_in_the_live_view_is_inert(
     panel = make_panel()
     ask(panel, EVIL_PROMPT)
     assert "#b91c1c" in panel.status.value and len(panel.history) == 0
-    text = "".join(Tags(panel.live.value).text)
-    assert "alert(1)" in text and "alert(7)" in text and "alert(9)" in text
-    assert_inert(panel.live.value)
+    text = "".join(Tags(panel.live_html).text)
+    assert "alert(1)" in text and "alert(7)" in text
+    assert_inert(panel.live_html)
 
 
 # -- sharing the history with %%chat and with other panels ---------------------------------------
@@ -415,19 +420,25 @@ def test_send_returns_at_once_and_the_answer_streams_while_the_thread_sleeps(
 ) -> None:
     server.queue(Reply(chunks=SLOW, delay=0.02))
     panel = make_panel()
-    live = record(panel.live)
     send(panel, "stream please")
     assert panel.running and panel.send.disabled and not panel.stop.disabled
     assert panel.input.value == ""
-    assert "stream please" in panel.live.value  # the question is shown at once
-    wait_for(lambda: len(set(live)) >= 4, "several live updates")  # this thread only sleeps
+    assert "stream please" in panel.live_html  # the question is shown at once
+    live: list[str] = []
+
+    def grew() -> bool:
+        if not live or live[-1] != panel.live_html:
+            live.append(panel.live_html)
+        return len(live) >= 4
+
+    wait_for(grew, "several live updates")  # this thread only sleeps
     assert panel.running  # still streaming: 200 pieces take 4 s
     assert any("w2" in v for v in live)
     panel.stop.click()
     assert panel.wait(0.5)
 
 
-def test_stop_cancels_within_half_a_second_and_records_nothing(
+def test_stop_cancels_within_half_a_second_and_keeps_the_partial_marked_interrupted(
     make_panel: Any, make_server: Any
 ) -> None:
     own = make_server()
@@ -437,41 +448,41 @@ def test_stop_cancels_within_half_a_second_and_records_nothing(
         ns: dict[str, Any] = {"conv": ChatHistory().add_user("q0").add_assistant("a0")}
         panel = make_panel("conv", namespace=ns, chat_=chat)
         send(panel, "tell me everything")
-        wait_for(lambda: "w3" in panel.live.value, "the answer to start streaming")
+        wait_for(lambda: "w3" in panel.live_html, "the answer to start streaming")
         assert own._httpd is not None and len(own._httpd._connections) == 1  # streaming
         panel.stop.click()
         assert panel.wait(0.5), "Stop did not end the request within 0.5 s"
         assert not panel.running and panel.stop.disabled and not panel.send.disabled
-        live = "".join(Tags(panel.live.value).text)
-        assert "w3" in live and "stopped" in live and "interrupted" in live
-        assert "w199" not in live
-        assert "stopped" in panel.status.value
-        assert texts(ns["conv"]) == [("user", "q0"), ("assistant", "a0")]
-        assert "tell me everything" not in panel.transcript.value
+        assert panel.live_html == ""  # the stopped answer is in the transcript, not lost
+        shown = "".join(Tags(panel.transcript.value).text)
+        assert "tell me everything" in shown and "w3" in shown and "w199" not in shown
+        assert shown.endswith("stopped") and shown.count("stopped") == 1  # its one footer
+        assert "kept in the history, marked interrupted" in panel.status.value
+        (user, partial) = texts(ns["conv"])[2:]
+        assert user == ("user", "tell me everything") and partial[1].startswith("w0 w1 w2 w3")
+        assert ns["conv"].metadata(3)["interrupted"] is True
         # the server saw the connection end (its handler finished long before the 4 s stream)
         wait_for(lambda: not own._httpd._connections, "the server to see the connection close")
         own.queue(Reply(text="right away"))
         ask(panel, "next")
         assert texts(ns["conv"])[-2:] == [("user", "next"), ("assistant", "right away")]
-        assert chat_messages(own.requests[-1]) == [
-            ("user", "q0"),
-            ("assistant", "a0"),
-            ("user", "next"),
-        ]
+        sent = chat_messages(own.requests[-1])
+        assert sent[:3] == [("user", "q0"), ("assistant", "a0"), ("user", "tell me everything")]
+        assert sent[3][1] == partial[1] and sent[4] == ("user", "next")
     finally:
         close_chat(chat)
 
 
 def test_stop_right_after_send_sends_nothing(make_panel: Any, server: FakeOpenAIServer) -> None:
     """Stop is enabled as soon as Send is clicked, before the request has started."""
-    server.default = Reply(chunks=SLOW[:50], delay=0.01)
+    server.default = Reply(chunks=SLOW[:50], delay=0.01, latency=0.5)  # Stop beats the first word
     panel = make_panel()
     for _ in range(5):
         send(panel, "never mind")
         panel.stop.click()
         assert panel.wait(0.5)
         assert "stopped" in panel.status.value
-        assert len(panel.history) == 0
+        assert len(panel.history) == 0  # nothing had arrived: nothing to keep
     ask(panel, "now then")
     assert texts(panel.history)[0] == ("user", "now then")
 
@@ -485,13 +496,14 @@ def test_stop_twice_and_stop_when_idle_are_harmless(
     assert not panel.running
     server.queue(Reply(chunks=SLOW, delay=0.01))
     send(panel, "go")
-    wait_for(lambda: "w1" in panel.live.value, "streaming")
+    wait_for(lambda: "w1" in panel.live_html, "streaming")
     panel.stop.click()
     panel.cancel()
     assert panel.wait(0.5)
-    assert "stopped" in panel.status.value and len(panel.history) == 0
+    assert "stopped" in panel.status.value and len(panel.history) == 2  # kept once
+    assert panel.history.metadata(1)["interrupted"] is True
     ask(panel, "again")
-    assert texts(panel.history) == [("user", "again"), ("assistant", "Echo: again")]
+    assert texts(panel.history)[2:] == [("user", "again"), ("assistant", "Echo: again")]
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -508,7 +520,7 @@ def test_errors_show_in_the_panel_with_the_key_masked(make_panel: Any, make_serv
         status = "".join(Tags(panel.status.value).text)
         assert "401" in status or "AuthenticationError" in status, status
         assert "#b91c1c" in panel.status.value  # shown as an error
-        for shown in (panel.status.value, panel.live.value, panel.transcript.value):
+        for shown in (panel.status.value, panel.live_html, panel.transcript.value):
             assert secret not in shown and "SECRET-123456789" not in shown
         assert panel.input.value == "what is 2+2?"  # the text typed is back
         assert texts(history) == [("user", "q0"), ("assistant", "a0")]
@@ -519,7 +531,7 @@ def test_errors_show_in_the_panel_with_the_key_masked(make_panel: Any, make_serv
         panel.send.click()  # the restored input is sent as is
         assert panel.wait(DONE)
         assert texts(history)[-2:] == [("user", "what is 2+2?"), ("assistant", "4")]
-        assert "#b91c1c" not in panel.status.value and "tokens" in panel.status.value
+        assert "#b91c1c" not in panel.status.value and "tokens" in panel.transcript.value
     finally:
         close_chat(chat)
 
@@ -531,7 +543,7 @@ def test_a_stream_cut_midway_is_an_error_that_records_nothing(
     panel = make_panel()
     ask(panel, "count")
     assert "#b91c1c" in panel.status.value
-    assert "one two" in "".join(Tags(panel.live.value).text)  # the partial text stays visible
+    assert "one two" in "".join(Tags(panel.live_html).text)  # the partial text stays visible
     assert len(panel.history) == 0 and panel.input.value == "count"
     ask(panel, "count")
     assert texts(panel.history) == [("user", "count"), ("assistant", "Echo: count")]
@@ -572,10 +584,10 @@ def test_send_is_disabled_while_running_so_a_double_click_sends_once(
 @pytest.mark.parametrize("text", ["", "   ", "\n\t  \n"])
 def test_empty_input_does_nothing(make_panel: Any, server: FakeOpenAIServer, text: str) -> None:
     panel = make_panel()
-    before = (panel.status.value, panel.live.value, panel.transcript.value)
+    before = (panel.status.value, panel.live_html, panel.transcript.value)
     send(panel, text)
     assert not panel.running and panel.wait(0)
-    assert (panel.status.value, panel.live.value, panel.transcript.value) == before
+    assert (panel.status.value, panel.live_html, panel.transcript.value) == before
     assert server.requests == [] and len(panel.history) == 0
 
 
@@ -597,7 +609,7 @@ def test_clear_empties_the_history_but_keeps_the_system_prompt(
     for shown in (panel, other):  # every panel on the history shows it empty
         assert "No messages yet" in shown.transcript.value
         assert "hello" not in shown.transcript.value
-    assert panel.live.value == ""
+    assert panel.live_html == ""
     ask(panel, "again")
     assert chat_messages(server.requests[-1]) == [("system", "Be kind."), ("user", "again")]
 
@@ -611,7 +623,7 @@ def test_clear_does_nothing_while_running(make_panel: Any, server: FakeOpenAISer
     assert panel.running and len(history) == 2 and "a0" in panel.transcript.value
     panel.stop.click()
     assert panel.wait(0.5)
-    assert texts(history) == [("user", "q0"), ("assistant", "a0")]
+    assert texts(history)[:2] == [("user", "q0"), ("assistant", "a0")]
     panel.clear.click()  # idle again: now it clears
     assert len(history) == 0
 
@@ -632,7 +644,7 @@ def test_continue_automatically_gives_the_whole_answer_as_one_message(
     bar = panel.progress.bar
     assert bar.bar_style == "success" and panel.progress.widget.layout.display != "none"
     assert "complete" in panel.progress.label.value
-    assert "4 continuations" in panel.status.value
+    assert "4 continuations" in panel.transcript.value
 
 
 def test_without_continue_the_answer_is_cut_and_the_bar_hidden(
@@ -642,7 +654,7 @@ def test_without_continue_the_answer_is_cut_and_the_bar_hidden(
     panel = make_panel(max_tokens=5)
     ask(panel, "go on")
     assert texts(panel.history)[-1] == ("assistant", "word0 word1 word2 word3 word4")
-    assert "length" in panel.status.value
+    assert "cut at the token limit" in panel.transcript.value
     assert panel.progress.widget.layout.display == "none"
 
 

@@ -14,7 +14,6 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from ipywidgets import HTML, Widget
 from markdown_it import MarkdownIt
 
 from lexilux_nb.testing import Reply
@@ -156,20 +155,25 @@ def test_each_payload_renders_inert(server: Any, run: Any, kernel: Any, payload:
 
 
 def test_all_payloads_together_live_and_final(
-    server: Any, run: Any, kernel: Any, widgets_made: list[Any]
+    server: Any, run: Any, kernel: Any, comm_messages: list[Any]
 ) -> None:
-    live_values: list[str] = []
-
-    def watch(widget: Any) -> None:
-        widgets_made.append(widget)
-        if isinstance(widget, HTML):
-            widget.observe(lambda change: live_values.append(change["new"]), names="value")
-
-    Widget.on_widget_constructed(watch)
     server.queue(Reply(text=ALL, delay=0.002))
     ran = ok(run("%%chat -o result\nsay it all"))
     assert_inert(ran.answer, has_code=True)
-    assert live_values, "the live widget was never updated"
+    updates = [m.custom for m in comm_messages if m.custom is not None]
+    live_values = [
+        piece
+        for update in updates
+        for section in update.values()
+        if isinstance(section, dict)
+        for piece in (section["commit"], section["tail"])
+    ]
+    live_values += [  # and every HTML state any widget was given
+        str(m.data.get("state", {}).get("value", ""))
+        for m in comm_messages
+        if m.msg_type in ("comm_open", "comm_msg") and isinstance(m.data.get("state"), dict)
+    ]
+    assert updates, "the live widget was never updated"
     for value in live_values:
         assert problems(value) == []
     for bundle in ran.bundles:

@@ -7,11 +7,12 @@ import re
 from typing import Any
 
 from lexilux_nb import ChatResult, ChatStreamChunk
+from lexilux_nb.engine import Outcome
 from lexilux_nb.notebook.views import TerminalView
 from lexilux_nb.testing import Reply
 
 WIDGET_TRACES = ("HTML(", "VBox(", "HBox(", "IntProgress(", "Label(", "widget-view", "model_id")
-FOOTER = re.compile(r"^— fake-model · \d+ → \d+ tokens · \d+\.\d s · stop$", re.MULTILINE)
+FOOTER = re.compile(r"^— fake-model · \d+ → \d+ tokens · \d+\.\d s · complete$", re.MULTILINE)
 
 
 def ok(ran: Any) -> Any:
@@ -110,16 +111,27 @@ def test_terminal_view_writes_each_chunk_as_it_comes() -> None:
         view.chunk(ChatStreamChunk(piece))
     assert out.writes == ["Hel", "lo", " world"]
     assert out.flushes == 3
-    view.finish(ChatResult(text="Hello world", finish_reason="stop"), "footer line")
-    assert out.getvalue() == "Hello world\n— footer line\n"
+    done = Outcome(ChatResult(text="Hello world", finish_reason="stop"), "complete", 1.25, "m")
+    show = view.finish(done)
+    assert out.getvalue() == "Hello world"  # finish only prepares; show() writes
+    show()
+    assert out.getvalue() == "Hello world\n— m · 1.2 s · complete\n"
 
 
 def test_terminal_view_interrupted_and_failed() -> None:
     out = io.StringIO()
     view = TerminalView(out)
     view.chunk(ChatStreamChunk("part"))
-    view.interrupted(ChatResult(text="part", interrupted=True), "foot")
-    assert out.getvalue() == "part\n[interrupted] — foot\n"
+    view.finish(Outcome(ChatResult(text="part", interrupted=True), "interrupted", 2.0, "m"))()
+    assert out.getvalue() == "part\n— m · 2.0 s · stopped\n"
     quiet = io.StringIO()
-    TerminalView(quiet).failed(None)
+    TerminalView(quiet).finish(Outcome(ChatResult(), "failed", 0.1, "m"))()
     assert quiet.getvalue() == ""  # nothing was written, nothing to end
+
+
+def test_terminal_notices_come_before_the_answer(server: Any, run: Any, shell: Any) -> None:
+    shell.user_ns["obj"] = object()
+    ran = ok(run("%chat Describe {obj.method()} please"))
+    first, *rest = ran.stdout.splitlines()
+    assert first.startswith("ⓘ {obj.method()} is sent as written")
+    assert rest[0].startswith("Echo: Describe {obj.method()} please")

@@ -9,6 +9,7 @@ from ipywidgets import HTML, VBox
 
 from lexilux_nb import ChatResult, ChatStreamChunk
 from lexilux_nb.client.continuation import ContinueProgress
+from lexilux_nb.engine import Outcome
 from lexilux_nb.notebook.views import WidgetView, answer_bundle
 from lexilux_nb.testing import Reply
 
@@ -46,9 +47,15 @@ def record_values(widget: Any) -> list[str]:
 
 
 def make_view(**kwargs: Any) -> tuple[WidgetView, FakeDisplay, list[str]]:
+    """A view with the whole-HTML live widget (the fallback without anywidget): its value is
+    what the page shows, so tests can read it; the appending widget is tested in test_live.py."""
     display = FakeDisplay()
-    view = WidgetView(display, **kwargs)
-    return view, display, record_values(view.html)
+    view = WidgetView(display, appending=False, **kwargs)
+    return view, display, record_values(view.live.widget)
+
+
+def outcome(text: str = "", state: str = "complete", **fields: Any) -> Outcome:
+    return Outcome(ChatResult(text=text, **fields), state, 1.0, "m")  # type: ignore[arg-type]
 
 
 def chunks(text: str) -> list[ChatStreamChunk]:
@@ -80,29 +87,19 @@ def test_the_cell_ends_with_an_inert_bundle(server: Any, run: Any, kernel: Any) 
 
 
 def test_the_live_widget_is_updated_while_streaming(
-    server: Any, run: Any, kernel: Any, widgets_made: list[Any]
+    server: Any, run: Any, kernel: Any, widgets_made: list[Any], comm_messages: list[Any]
 ) -> None:
     text = " ".join(f"word{i}" for i in range(12))
     server.queue(Reply(text=text, delay=0.03))
-    values_by_widget: dict[int, list[str]] = {}
-
-    def watch(widget: Any) -> None:
-        if isinstance(widget, HTML):
-            values_by_widget[id(widget)] = record_values(widget)
-
-    from ipywidgets import Widget
-
-    Widget.on_widget_constructed(lambda w: (widgets_made.append(w), watch(w)))
     ok(run("%%chat\nstream slowly"))
-    html = [w for w in widgets_made if isinstance(w, HTML)]
-    assert len(html) == 1
-    values = values_by_widget[id(html[0])]
-    assert len(values) >= 2, values  # several updates while the stream ran ...
-    assert len(values) < 13  # ... throttled, never one per token
-    assert "word0" in values[0]
-    assert "word11" not in values[0]
+    sent = [m.custom for m in comm_messages if m.custom is not None]
+    assert len(sent) >= 2, sent  # several updates while the stream ran ...
+    assert len(sent) < 13  # ... throttled, never one per token
+    first = sent[0]["answer"]["commit"] + sent[0]["answer"]["tail"]
+    assert "word0" in first and "word11" not in first
     # the live view is closed at the end: the notebook keeps only the static bundle
     boxes = [w for w in widgets_made if isinstance(w, VBox)]
+    html = [w for w in widgets_made if isinstance(w, HTML)]
     assert boxes and all(w.comm is None for w in boxes + html)
 
 
@@ -132,15 +129,15 @@ def test_view_displays_the_live_widget_once() -> None:
     assert kwargs == {"raw": True, "display_id": True}
     assert live[WIDGET_MIME]["model_id"] == view.box.model_id
     assert live["text/plain"] == ""
-    assert view.html in view.box.children
-    assert "…" in view.html.value
+    assert view.live.widget in view.box.children
+    assert "…" in view.live.widget.value
 
 
 def test_first_chunk_is_shown_at_once() -> None:
     view, _, values = make_view(interval=60.0)
     view.chunk(ChatStreamChunk("Hello"))
     assert len(values) == 1
-    assert "Hello" in view.html.value
+    assert "Hello" in view.live.widget.value
 
 
 def test_throttling_limits_updates_and_the_final_state_is_always_sent() -> None:
@@ -150,13 +147,15 @@ def test_throttling_limits_updates_and_the_final_state_is_always_sent() -> None:
         view.chunk(chunk)
     assert len(values) == 1  # only the first chunk got through the throttle
     assert display.bundles == []
-    view.finish(ChatResult(text=text, finish_reason="stop"), "foot")
+    show = view.finish(outcome(text, finish_reason="stop"))
+    assert display.bundles == [] and display.updates == []  # rendered, not shown yet
+    show()
     assert display.updates == [({"text/plain": ""}, {"raw": True})]
     (final,) = display.bundles
     assert final["text/plain"] == text
     assert "w299" in final["text/html"]
-    assert "foot" in final["text/html"]
-    assert view.box.comm is None and view.html.comm is None
+    assert "m · 1.0 s · complete" in final["text/html"]
+    assert view.box.comm is None and view.live.widget.comm is None
 
 
 def test_default_interval_gives_few_updates_for_an_instant_stream() -> None:
@@ -186,17 +185,17 @@ def test_empty_chunks_do_not_update() -> None:
 def test_reasoning_chunks_are_shown_live() -> None:
     view, _, values = make_view(interval=0.0)
     view.chunk(ChatStreamChunk("", reasoning_content="thinking hard"))
-    assert values and "thinking hard" in view.html.value
+    assert values and "thinking hard" in view.live.widget.value
     view.chunk(ChatStreamChunk("answer"))
-    assert "thinking hard" in view.html.value and "answer" in view.html.value
-    assert view.html.value.index("thinking") < view.html.value.index("<p>answer</p>")
+    assert "thinking hard" in view.live.widget.value and "answer" in view.live.widget.value
+    assert view.live.widget.value.index("thinking") < view.live.widget.value.index("<p>answer</p>")
 
 
 def test_non_markdown_formats_stream_as_plain_text() -> None:
     view, _, _ = make_view(fmt="text", interval=0.0)
     view.chunk(ChatStreamChunk("some **bold**"))
-    assert "<strong>" not in view.html.value
-    assert "**bold**" in view.html.value
+    assert "<strong>" not in view.live.widget.value
+    assert "**bold**" in view.live.widget.value
 
 
 def test_progress_updates_the_progress_widget() -> None:
@@ -218,9 +217,9 @@ def test_progress_still_truncated() -> None:
     view, display, _ = make_view(continuing=True, max_rounds=2)
     view.progress(ContinueProgress(2, 2, "abc", None, "length", done=True, truncated=True))
     assert view.progress_widget.bar.bar_style == "warning"
-    assert view.progress_widget.label.value == "still truncated after 2 rounds"
-    view.finish(ChatResult(text="abc", continues=1, truncated=True), "foot")
-    assert "still truncated · 2 rounds" in display.bundles[0]["text/html"]
+    assert view.progress_widget.label.value == "still cut at the token limit after 2 rounds"
+    view.finish(outcome("abc", continues=1, truncated=True))()
+    assert "still cut at the token limit · 2 rounds" in display.bundles[0]["text/html"]
 
 
 def test_progress_is_ignored_without_a_progress_widget() -> None:
@@ -232,17 +231,17 @@ def test_progress_is_ignored_without_a_progress_widget() -> None:
 def test_interrupted_keeps_the_partial_answer() -> None:
     view, display, _ = make_view()
     view.chunk(ChatStreamChunk("half an"))
-    view.interrupted(ChatResult(text="half an", interrupted=True), "foot")
+    view.finish(outcome("half an", "interrupted", interrupted=True))()
     (final,) = display.bundles
     assert final["text/plain"] == "half an"
-    assert "interrupted" in final["text/html"]
-    assert "interrupted" in final["text/markdown"]
+    assert final["text/markdown"].endswith("*m · 1.0 s · stopped*")
+    assert final["text/html"].count("stopped") == 1
 
 
 def test_failed_with_a_partial_answer() -> None:
     view, display, _ = make_view()
     view.chunk(ChatStreamChunk("half"))
-    view.failed(ChatResult(text="half"))
+    view.finish(outcome("half", "failed"))()
     (final,) = display.bundles
     assert final["text/plain"] == "half"
     assert "failed" in final["text/html"]
@@ -250,7 +249,7 @@ def test_failed_with_a_partial_answer() -> None:
 
 def test_failed_without_text_leaves_nothing() -> None:
     view, display, _ = make_view()
-    view.failed(None)
+    view.finish(outcome("", "failed"))()
     assert display.updates == [({"text/plain": ""}, {"raw": True})]
     assert display.bundles == []
     assert view.box.comm is None
@@ -258,7 +257,7 @@ def test_failed_without_text_leaves_nothing() -> None:
 
 @pytest.mark.parametrize("fmt", ["markdown", "text", "code", "json"])
 def test_answer_bundle_has_the_three_mimetypes(fmt: str) -> None:
-    bundle = answer_bundle(ChatResult(text='{"a": 1}', finish_reason="stop"), "foot", fmt)
+    bundle = answer_bundle(outcome('{"a": 1}', finish_reason="stop"), fmt)
     assert set(bundle) == {"text/html", "text/markdown", "text/plain"}
     assert bundle["text/plain"] == '{"a": 1}'
-    assert bundle["text/markdown"].endswith("*foot*")
+    assert bundle["text/markdown"].endswith("*m · 1.0 s · complete*")

@@ -1,0 +1,198 @@
+"""``Engine``: ask, show and record one turn, sync inside a cell or async on the panel's loop.
+
+Both drivers are the same few steps: open the request (plain, streamed or continued), feed every
+chunk to the view, let the view render the end, then record and show in one block Ctrl-C cannot
+split. Errors and interrupts keep the partial answer; only a complete answer is recorded (and a
+stopped one when the surface keeps them, marked interrupted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ..client.chat import Chat
+from ..client.errors import LexiluxError
+from ..client.models import ChatResult, ChatStreamChunk
+from .interrupts import deferred_interrupts
+from .outcome import Ask, Outcome, State
+from .turn import Turn
+from .view import AnswerView, Show
+
+Settled = Callable[[Outcome], None]
+
+
+class TurnInterrupted(KeyboardInterrupt):
+    """Ctrl-C ended the turn after the view showed the partial answer (``outcome.result``)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__("interrupted")
+        self.outcome = outcome
+
+
+def _as_chunk(result: ChatResult) -> ChatStreamChunk:
+    """A non-streamed answer, shown at once like a stream of one chunk."""
+    return ChatStreamChunk(result.text, False, None, result.usage, [], result.reasoning)
+
+
+def _partial(stream: Any) -> ChatResult:
+    result = getattr(stream, "result", None)
+    return result if isinstance(result, ChatResult) else ChatResult()
+
+
+class Engine:
+    """Runs turns for one ``Chat``; ``model_label`` names the model in footers when the server's
+    own answer cannot be trusted to (llama.cpp echoes whatever model name it was asked for)."""
+
+    def __init__(
+        self,
+        chat: Chat,
+        *,
+        model_label: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.chat = chat
+        self.model_label = model_label
+        self._clock = clock
+
+    # -- the shared steps --------------------------------------------------------------------
+
+    def _call(self, turn: Turn, ask: Ask, view: AnswerView) -> dict[str, Any]:
+        call: dict[str, Any] = dict(ask.options, history=turn.context)
+        if ask.continuation is not None:
+            call.update(ask.continuation, on_progress=view.progress)
+        return call
+
+    def _outcome(
+        self,
+        result: ChatResult,
+        state: State,
+        started: float,
+        ask: Ask,
+        error: LexiluxError | None = None,
+    ) -> Outcome:
+        if state == "interrupted" and not result.interrupted:
+            result = replace(result, interrupted=True)
+        model = self.model_label or result.model or ask.options.get("model") or self.chat.model
+        return Outcome(result, state, self._clock() - started, str(model or "?"), error)
+
+    def _failure(self, exc: LexiluxError, stream: Any, started: float, ask: Ask) -> Outcome:
+        partial = getattr(exc, "partial_result", None)
+        if not isinstance(partial, ChatResult):
+            partial = _partial(stream)
+        return self._outcome(partial, "failed", started, ask, exc)
+
+    def _settle(self, turn: Turn, ask: Ask, outcome: Outcome, show: Show, settled: Any) -> None:
+        """Record, bind and show together: a Ctrl-C arriving now is dropped (the turn is over)."""
+        arrived = bool(outcome.result.text or outcome.result.tool_calls)
+        keep = outcome.state == "complete" or (
+            outcome.state == "interrupted" and ask.keep_interrupted and arrived
+        )
+        with deferred_interrupts(reraise=False):
+            if keep:  # the model as the reader should see it, and how long the answer took
+                seconds = round(outcome.seconds, 3)
+                outcome.recorded = turn.commit(outcome.result, model=outcome.model, seconds=seconds)
+            if settled is not None:
+                settled(outcome)
+            show()
+
+    # -- sync: inside a cell -----------------------------------------------------------------
+
+    def _result(self, turn: Turn, ask: Ask, view: AnswerView, opened: list[Any]) -> ChatResult:
+        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.prompt
+        continuing = ask.continuation is not None
+        if not ask.stream:
+            result = chat.complete(prompt, **call) if continuing else chat(prompt, **call)
+            view.chunk(_as_chunk(result))
+            return result
+        stream = chat.complete_stream(prompt, **call) if continuing else chat.stream(prompt, **call)
+        opened.append(stream)
+        for chunk in stream:
+            view.chunk(chunk)
+        return stream.result
+
+    def run(
+        self, turn: Turn, ask: Ask, view: AnswerView, *, settled: Settled | None = None
+    ) -> Outcome:
+        """One turn; raises :class:`TurnInterrupted` (after showing the partial) on Ctrl-C."""
+        started = self._clock()
+        opened: list[Any] = []
+        try:
+            outcome = self._outcome(self._result(turn, ask, view, opened), "complete", started, ask)
+        except KeyboardInterrupt:
+            with deferred_interrupts(reraise=False):  # a second Ctrl-C still closes the connection
+                partial = _partial(opened[0] if opened else None)
+                _close(opened)
+            outcome = self._outcome(partial, "interrupted", started, ask)
+        except LexiluxError as exc:
+            _close(opened)
+            outcome = self._failure(exc, opened[0] if opened else None, started, ask)
+        try:
+            show = view.finish(outcome)
+        except KeyboardInterrupt:  # during the final render: nothing is recorded
+            if outcome.state != "complete":
+                raise TurnInterrupted(outcome) from None
+            outcome = self._outcome(outcome.result, "interrupted", started, ask)
+            show = view.finish(outcome)
+        self._settle(turn, ask, outcome, show, settled)
+        if outcome.state == "interrupted":
+            raise TurnInterrupted(outcome)
+        return outcome
+
+    # -- async: on the panel's loop ----------------------------------------------------------
+
+    async def _aresult(
+        self, turn: Turn, ask: Ask, view: AnswerView, opened: list[Any]
+    ) -> ChatResult:
+        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.prompt
+        continuing = ask.continuation is not None
+        if not ask.stream:
+            if continuing:
+                result = await chat.acomplete(prompt, **call)
+            else:
+                result = await chat.acall(prompt, **call)
+            view.chunk(_as_chunk(result))
+            return result
+        if continuing:
+            stream = chat.acomplete_stream(prompt, **call)
+        else:
+            stream = chat.astream(prompt, **call)
+        opened.append(stream)
+        async for chunk in stream:
+            view.chunk(chunk)
+        return stream.result
+
+    async def arun(
+        self, turn: Turn, ask: Ask, view: AnswerView, *, settled: Settled | None = None
+    ) -> Outcome:
+        """Async :meth:`run`; on cancellation it shows and settles, then re-raises."""
+        started = self._clock()
+        opened: list[Any] = []
+        try:
+            result = await self._aresult(turn, ask, view, opened)
+            outcome = self._outcome(result, "complete", started, ask)
+        except asyncio.CancelledError:
+            partial = _partial(opened[0] if opened else None)
+            await _aclose(opened)
+            outcome = self._outcome(partial, "interrupted", started, ask)
+        except LexiluxError as exc:
+            await _aclose(opened)
+            outcome = self._failure(exc, opened[0] if opened else None, started, ask)
+        show = view.finish(outcome)
+        self._settle(turn, ask, outcome, show, settled)
+        if outcome.state == "interrupted":
+            raise asyncio.CancelledError
+        return outcome
+
+
+def _close(opened: list[Any]) -> None:
+    for stream in opened:
+        stream.close()
+
+
+async def _aclose(opened: list[Any]) -> None:
+    for stream in opened:
+        await stream.aclose()

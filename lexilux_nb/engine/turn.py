@@ -1,0 +1,53 @@
+"""A prompt being answered, and where its turn goes in the history.
+
+- A turn is recorded only when the answer completed (or, if the surface asks, when it was stopped:
+  marked interrupted); an error records nothing.
+- A turn carrying a ``key`` (the cell id JupyterLab sends) replaces the turn recorded under that key
+  last time, in place, so later turns stay where they are; the answer is generated with only the
+  turns before it as context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..client.history import ChatHistory
+from ..client.models import ChatResult
+from .watch import history_changed
+
+KEY = "cell_id"  # the metadata field of a turn's user message that holds its key
+
+Content = str | list[dict[str, Any]]
+
+
+@dataclass
+class Turn:
+    """``prompt`` (text or content parts) against ``history`` (None: nothing kept)."""
+
+    prompt: Content
+    history: ChatHistory | None
+    key: str | None = None
+    context: ChatHistory | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.history is not None:
+            span = self._old_span()
+            self.context = self.history[: span[0]] if span else self.history.clone()
+
+    def _old_span(self) -> tuple[int, int] | None:
+        if self.history is None or not self.key:
+            return None
+        return self.history.find_round(**{KEY: self.key})
+
+    def commit(self, result: ChatResult, **metadata: Any) -> bool:
+        """Record the answer (replacing this key's old turn, or appending); True if recorded."""
+        if self.history is None:
+            return False
+        turn = ChatHistory()
+        turn.add_user(self.prompt, **({KEY: self.key} if self.key else {}))
+        turn.append_result(result, **metadata)
+        span = self._old_span() or (len(self.history), len(self.history))
+        self.history.splice(span[0], span[1], turn)
+        history_changed(self.history)
+        return True

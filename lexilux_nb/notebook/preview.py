@@ -1,0 +1,72 @@
+"""``--dry-run``: the exact request, readable first (who says what), then as JSON; key masked."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..client.errors import mask_secret
+from ..client.history_export import content_text
+from ..client.transport import PreparedRequest
+from .config import Endpoint
+
+PRE = (
+    "margin:0.3em 0;padding:6px 10px;white-space:pre-wrap;overflow-wrap:anywhere;"
+    "background:var(--jp-layout-color2, rgba(127,127,127,.1));"
+    "color:var(--jp-content-font-color1, inherit);border-radius:4px;font-size:0.9em"
+)
+LABEL = "font-weight:600;color:var(--jp-content-font-color2, #6b7280);font-size:0.85em"
+
+
+def _shown(request: PreparedRequest, endpoint: Endpoint) -> dict[str, Any]:
+    headers = {
+        k: (mask_secret(endpoint.api_key.value) if k.lower() == "authorization" else v)
+        for k, v in request.headers.items()
+    }
+    url = request.url
+    if endpoint.embedded:
+        url = "(the embedded model, started on first use)/chat/completions"
+    return {"url": url, "headers": headers, "body": request.body}
+
+
+def _messages_text(body: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (str(m.get("role")), content_text(m.get("content")) or "(no text)")
+        for m in body.get("messages", [])
+    ]
+
+
+def request_preview(
+    request: PreparedRequest, endpoint: Endpoint, notices: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A display bundle: plain text, HTML and the JSON itself."""
+    shown = _shown(request, endpoint)
+    body = shown["body"]
+    settings = {k: v for k, v in body.items() if k not in ("messages", "model")}
+    head = f"POST {shown['url']}\nmodel {body.get('model')}"
+    if settings:
+        head += " · " + " · ".join(f"{k}={json.dumps(v)}" for k, v in settings.items())
+    messages = _messages_text(body)
+    as_json = json.dumps(shown, indent=2, ensure_ascii=False)
+    text = "\n".join(
+        ["Dry run: nothing was sent.", *(f"ⓘ {n}" for n in notices), head, ""]
+        + [f"[{role}]\n{content}\n" for role, content in messages]
+        + ["The request as JSON:", as_json]
+    )
+    parts = ["<div><b>Dry run</b>: nothing was sent.</div>"]
+    parts += [f"<div style='{LABEL}'>ⓘ {html.escape(n)}</div>" for n in notices]
+    parts.append(f"<pre style='{PRE}'>{html.escape(head)}</pre>")
+    for role, content in messages:
+        parts.append(f"<div style='{LABEL}'>{html.escape(role)}</div>")
+        parts.append(f"<pre style='{PRE}'>{html.escape(content)}</pre>")
+    parts.append(
+        f"<details><summary style='{LABEL}'>The request as JSON</summary>"
+        f"<pre style='{PRE}'>{html.escape(as_json)}</pre></details>"
+    )
+    return {
+        "text/plain": text,
+        "text/html": f"<div class='lexilux-dry-run'>{''.join(parts)}</div>",
+        "application/json": shown,
+    }
