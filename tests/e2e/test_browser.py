@@ -140,27 +140,30 @@ def test_panel_streams_stops_and_shares_the_history(page, servers) -> None:
 
     box.fill("Keep talking")
     panel.locator("button", has_text="Send").click()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.jp-Cell .widget-html-content')]"
-        ".some(n => n.innerText.includes('panel20'))",
+    page.wait_for_function(  # the answer streams into the panel's live view
+        "() => (document.querySelectorAll('.jp-Notebook .jp-Cell')[4]"
+        ".querySelector('.lexilux-live')?.innerText || '').includes('panel20')",
         timeout=30_000,
     )
     clicked = time.monotonic()
     panel.locator("button", has_text="Stop").click()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.jp-Cell .widget-html-content')]"
-        ".some(n => n.innerText.includes('stopped'))",
+    page.wait_for_function(  # the stopped answer lands in the transcript, marked so
+        "() => (document.querySelectorAll('.jp-Notebook .jp-Cell')[4]"
+        ".querySelector('.lexilux-transcript')?.innerText || '').includes('stopped')",
         timeout=5_000,
     )
     assert time.monotonic() - clicked < 2.0  # includes the browser round trip
     assert "panel399" not in panel.inner_text()
+    transcript = panel.locator(".lexilux-transcript").inner_text()
+    assert transcript.count("stopped") == 1 and "panel20" in transcript  # one footer, kept
 
     run(page, 5)
     wait_done(page, 5)
     sent = main.requests[-1].messages
     assert {"role": "user", "content": "Hello from the panel"} in sent
     assert {"role": "assistant", "content": "The panel **hears** you."} in sent
-    assert all("Keep talking" not in str(m.get("content")) for m in sent)
+    kept = [m for m in sent if str(m.get("content")).startswith("panel0 panel1")]
+    assert len(kept) == 1 and "panel399" not in kept[0]["content"]  # the stopped partial
 
 
 def test_error_shows_a_short_readable_message(page) -> None:
@@ -197,7 +200,15 @@ def test_interrupt_stops_the_stream_and_keeps_the_partial_answer(page) -> None:
     wait_done(page, 7, timeout=10)
     assert time.monotonic() - clicked < 3.0  # includes the browser and kernel round trips
     output = cell(page, 7).locator(".jp-OutputArea").inner_text()
-    assert "interrupted" in output and "panel20" in output and "panel399" not in output
+    assert "panel20" in output and "panel399" not in output
+    answer = cell(page, 7).locator(".lexilux-answer").last.inner_text()
+    assert answer.rstrip().endswith("stopped")  # the footer says it once
+    error = cell(page, 7).locator("[data-mime-type='application/vnd.jupyter.stderr']")
+    lines = [line for line in error.inner_text().splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 3, lines  # a short message, no traceback
+    assert "Interrupted" in lines[0] and "_chat" in " ".join(lines)
+    cell(page, 7).scroll_into_view_if_needed()
+    shot(page, "interrupt")
 
 
 def test_answers_survive_save_and_reload(page) -> None:
