@@ -60,11 +60,14 @@ def _lookup(expr: str, namespace: Mapping[str, Any]) -> Any:
     return value
 
 
+_ELIDED = re.compile(r"^[ .]*\.\.[ .]*$|\.\.\.", re.MULTILINE)  # a row of dots, or "..."
+
+
 def shortened(value: Any, text: str) -> str | None:
     """Why ``text`` (the ``str()`` of ``value``) shows less than the value holds, or None."""
     module = type(value).__module__.split(".")[0]
     kind = type(value).__name__
-    if module == "pandas" and hasattr(value, "shape") and "..." in text:
+    if module == "pandas" and hasattr(value, "shape") and _ELIDED.search(text):
         shape = " × ".join(str(n) for n in value.shape)
         return f"pandas shortened this {kind} ({shape}) to fit a screen"
     if module == "numpy" and hasattr(value, "size") and "..." in text:

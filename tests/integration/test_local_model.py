@@ -111,7 +111,6 @@ def test_async_continuation_completes_too(chat) -> None:
 def shell(monkeypatch, base_url):
     for var in (*ENV_VARS, "LEXILUX_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(local_module, "_announced", False)
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "lexilux_nb")
     yield ip
@@ -120,14 +119,23 @@ def shell(monkeypatch, base_url):
 
 
 def test_magics_with_no_endpoint_use_the_local_model(shell) -> None:
-    stop_local()  # the announcement is made when the magic starts it
+    stop_local()  # the notices come when the magic starts it
     with capture_output() as first:
         shell.run_cell_magic("chat", "-t 0 --max-tokens 40", PROMPT)
-    assert "embedded local model" in first.stdout
+    starting, using, *answer = first.stdout.splitlines()
+    assert starting == (
+        "ⓘ Starting the embedded model SmolLM2-135M-Instruct (first use, a few seconds)…"
+    )
+    assert using.startswith(
+        "ⓘ No endpoint is configured, so the embedded model SmolLM2-135M-Instruct answers"
+    )
+    assert "http" not in starting + using  # no URL to wrap mid-host
+    assert answer[-1].startswith("— smollm2 (embedded) · ")  # the model that answered
     assert shell.user_ns["_chat"].text and shell.user_ns["_chat"].model
+    assert shell.user_ns["chat_history"].metadata(1)["model"] == "smollm2 (embedded)"
     with capture_output() as second:
         shell.run_cell_magic("chat_complete", "-t 0 --max-tokens 8 --no-history", PROMPT)
-    assert "embedded local model" not in second.stdout
+    assert "ⓘ" not in second.stdout  # already running: nothing to say
     result = shell.user_ns["_chat"]
     assert result.continues >= 1 and not result.truncated
     history = shell.user_ns["chat_history"]
@@ -135,6 +143,42 @@ def test_magics_with_no_endpoint_use_the_local_model(shell) -> None:
     with capture_output() as status:
         shell.run_line_magic("chat_local", "--status")
     assert "running at http://127.0.0.1:" in status.stdout
+
+
+def test_asking_for_another_model_without_an_endpoint_says_who_answers(shell) -> None:
+    shell.run_line_magic("chat_config", "model=gpt-4o-mini")
+    with capture_output() as cell:
+        shell.run_cell_magic("chat", "-t 0 --max-tokens 20 --no-history", PROMPT)
+    first, *rest = cell.stdout.splitlines()
+    assert first.startswith("ⓘ gpt-4o-mini needs an endpoint, and none is configured: the embedded")
+    assert rest[-1].startswith("— smollm2 (embedded) · ")
+    assert "gpt-4o-mini" not in rest[-1]  # llama.cpp echoes the name it was sent: smollm2
+
+
+INTERRUPT_SCRIPT = """
+import os, signal, sys, httpx
+from lexilux_nb.local import ensure_local_endpoint, local_server
+url = ensure_local_endpoint()
+try:
+    os.killpg(os.getpgid(0), signal.SIGINT)  # what Jupyter's interrupt does to a kernel
+    signal.pause()
+except KeyboardInterrupt:
+    pass
+alive = local_server().running and httpx.get(url + "/models").status_code == 200
+print("alive" if alive else "dead", os.getsid(local_server().status()["pid"]) != os.getsid(0))
+"""
+
+
+def test_a_kernel_interrupt_does_not_reach_the_embedded_model() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        start_new_session=True,  # its own process group, so the signal stays inside it
+        env={k: v for k, v in os.environ.items() if k not in ENV_VARS},
+    )
+    assert done.stdout.split() == ["alive", "True"], done.stderr[-2000:]
 
 
 def test_serve_local_command_serves_until_interrupted() -> None:

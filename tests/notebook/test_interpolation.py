@@ -214,3 +214,55 @@ def test_nothing_is_evaluated() -> None:
 def test_interpolation_error_is_a_validation_error() -> None:
     with pytest.raises(InterpolationError, match="'missing'"):
         interpolate("{missing}", {})
+
+
+# -- what the model would not see ----------------------------------------------------------------
+
+
+def test_a_long_dataframe_gets_a_notice_and_a_short_one_none() -> None:
+    pd = pytest.importorskip("pandas")
+    long = pd.DataFrame({"a": range(100), "b": [f"x{i}" for i in range(100)]})
+    short = pd.DataFrame({"a": [1, 2]})
+    text, notices = interpolate("rows: {long}", {"long": long})
+    assert text == f"rows: {long}" and "..." in text
+    assert len(notices) == 1
+    assert notices[0].startswith("{long}: pandas shortened this DataFrame (100 × 2)")
+    assert "to_csv()" in notices[0]
+    assert interpolate("{short}", {"short": short})[1] == []
+
+
+def test_a_summarised_numpy_array_gets_a_notice() -> None:
+    np = pytest.importorskip("numpy")
+    text, notices = interpolate("{arr}", {"arr": np.arange(5000)})
+    assert "..." in text
+    assert notices == [
+        "{arr}: numpy summarised this array of 5000 items, so the model sees only part of it."
+    ]
+    assert interpolate("{small}", {"small": np.arange(5)})[1] == []
+
+
+def test_a_placeholder_that_looks_like_a_call_is_sent_as_written_with_a_notice() -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"a": [1]})
+    text, notices = interpolate("Summarise {df.describe()} please", {"df": df})
+    assert text == "Summarise {df.describe()} please"
+    assert len(notices) == 1 and "{df.describe()} is sent as written" in notices[0]
+    assert "nothing is evaluated" in notices[0]
+    # code in braces that does not start with a notebook name is left alone, silently
+    assert interpolate("function f() { return g(); }", {"df": df}) == (
+        "function f() { return g(); }",
+        [],
+    )
+
+
+def test_notices_reach_the_cell_output(server: Any, run: Any, kernel: Any, shell: Any) -> None:
+    import pandas as pd
+
+    shell.user_ns["sales"] = pd.DataFrame({"n": range(80)})
+    ran = run("%%chat\nLook at {sales}")
+    assert ran.error is None, ran.error
+    html, markdown = ran.answer["text/html"], ran.answer["text/markdown"]
+    assert "pandas shortened this DataFrame (80 × 1)" in html
+    assert html.index("pandas shortened") < html.index("Echo:")  # above the answer
+    assert markdown.startswith("*ⓘ {sales}: pandas shortened this DataFrame")

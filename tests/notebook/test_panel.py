@@ -722,3 +722,69 @@ def test_the_magic_rejects_bad_options_before_any_request(
     assert ran.error is not None
     assert "temperature" in str(ran.error)
     assert shown_panels(widgets_made) == [] and server.requests == []
+
+
+# -- Clear can be undone ------------------------------------------------------------------------
+
+
+def test_clear_can_be_undone(make_panel: Any, server: FakeOpenAIServer) -> None:
+    ns: dict[str, Any] = {"conv": ChatHistory(system="Be kind.")}
+    panel = make_panel("conv", namespace=ns)
+    assert panel.undo.layout.display == "none"  # nothing to undo yet
+    ask(panel, "hello")
+    before = ns["conv"].clone()
+    panel.clear.click()
+    assert len(ns["conv"]) == 0 and "No messages yet" in panel.transcript.value
+    assert panel.undo.layout.display != "none"
+    assert "cleared 2 messages" in panel.status.value and "Undo clear" in panel.status.value
+    panel.undo.click()
+    assert ns["conv"] == before  # messages and metadata, exactly
+    assert "hello" in panel.transcript.value and panel.undo.layout.display == "none"
+    assert "restored 2 messages" in panel.status.value
+    panel.undo.click()  # a second undo does nothing
+    assert ns["conv"] == before
+
+
+def test_sending_ends_what_clear_can_undo(make_panel: Any, server: FakeOpenAIServer) -> None:
+    panel = make_panel()
+    ask(panel, "old")
+    panel.clear.click()
+    assert panel.undo.layout.display != "none"
+    ask(panel, "new")
+    assert panel.undo.layout.display == "none"
+    panel.undo_clear()  # too late: the new conversation stays as it is
+    assert texts(panel.history) == [("user", "new"), ("assistant", "Echo: new")]
+    assert chat_messages(server.requests[-1]) == [("user", "new")]
+
+
+def test_clearing_an_empty_history_offers_no_undo(make_panel: Any) -> None:
+    panel = make_panel()
+    panel.clear.click()
+    assert panel.undo.layout.display == "none" and "cleared 0 messages" in panel.status.value
+
+
+# -- the panel reads the magics' settings -------------------------------------------------------
+
+
+def test_a_panel_without_a_client_uses_the_chat_config_settings(
+    shell: Any, run: Any, server: FakeOpenAIServer, make_server: Any, panels: Any
+) -> None:
+    other = make_server(model="configured-model")
+    for line in (
+        f"%chat_config base_url={other.base_url} model=configured-model",
+        "%chat_config temperature=0.3 max_tokens=77",
+        '%chat_config system="Answer in French."',
+    ):
+        assert run(line).error is None
+    panel = ChatPanel()  # as a user would: no client, no options
+    panels.append(panel)
+    assert panel.history is shell.user_ns["chat_history"]
+    ask(panel, "bonjour")
+    request = other.requests[-1]
+    assert request.model == "configured-model"
+    assert request.json["temperature"] == 0.3 and request.json["max_tokens"] == 77
+    assert request.messages[0] == {"role": "system", "content": "Answer in French."}
+    assert server.requests == []
+    assert "configured-model" in panel.status.value or "configured-model" in (
+        panel.transcript.value
+    )
