@@ -117,30 +117,40 @@ class Engine:
     def run(
         self, turn: Turn, ask: Ask, view: AnswerView, *, settled: Settled | None = None
     ) -> Outcome:
-        """One turn; raises :class:`TurnInterrupted` (after showing the partial) on Ctrl-C."""
+        """One turn; raises :class:`TurnInterrupted` (after showing the partial) on Ctrl-C.
+
+        Ctrl-C stops the answer while it streams. Once it is complete, the final render, the record
+        and the output happen with Ctrl-C held (and dropped: the turn is done), so whatever line an
+        interrupt reaches, the history, ``_chat`` and the output tell the same story.
+        """
         started = self._clock()
         opened: list[Any] = []
+        done: Outcome | None = None
         try:
-            outcome = self._outcome(self._result(turn, ask, view, opened), "complete", started, ask)
+            result = self._result(turn, ask, view, opened)
+            with deferred_interrupts(reraise=False):
+                complete = self._outcome(result, "complete", started, ask)
+                self._settle(turn, ask, complete, view.finish(complete), settled)
+                done = complete
+            return done
         except KeyboardInterrupt:
-            with deferred_interrupts(reraise=False):  # a second Ctrl-C still closes the connection
-                partial = _partial(opened[0] if opened else None)
-                _close(opened)
-            outcome = self._outcome(partial, "interrupted", started, ask)
+            if done is not None:  # it came after the turn was recorded: too late to stop it
+                return done
+            try:
+                with deferred_interrupts(reraise=False):  # a second Ctrl-C is held too
+                    partial = _partial(opened[0] if opened else None)
+                    _close(opened)
+                    outcome = self._outcome(partial, "interrupted", started, ask)
+                    self._settle(turn, ask, outcome, view.finish(outcome), settled)
+            finally:
+                _close(opened)  # even if a second Ctrl-C came before the hold began
+            raise TurnInterrupted(outcome) from None
         except LexiluxError as exc:
-            _close(opened)
-            outcome = self._failure(exc, opened[0] if opened else None, started, ask)
-        try:
-            show = view.finish(outcome)
-        except KeyboardInterrupt:  # during the final render: nothing is recorded
-            if outcome.state != "complete":
-                raise TurnInterrupted(outcome) from None
-            outcome = self._outcome(outcome.result, "interrupted", started, ask)
-            show = view.finish(outcome)
-        self._settle(turn, ask, outcome, show, settled)
-        if outcome.state == "interrupted":
-            raise TurnInterrupted(outcome)
-        return outcome
+            with deferred_interrupts(reraise=False):
+                _close(opened)
+                outcome = self._failure(exc, opened[0] if opened else None, started, ask)
+                self._settle(turn, ask, outcome, view.finish(outcome), settled)
+            return outcome
 
     # -- async: on the panel's loop ----------------------------------------------------------
 

@@ -18,6 +18,7 @@ from traitlets import TraitError
 
 from ..client.chat import Chat
 from ..client.errors import LexiluxError
+from ..client.models import ChatResult
 from ..defaults import RESULT_VARIABLE
 from ..engine import Ask, Engine, Outcome, Turn, TurnInterrupted
 from . import arguments
@@ -31,6 +32,8 @@ from .settings import ChatConfig, UnknownSetting
 from .settings_view import settings_bundle
 from .views import Notice, TeeView, TerminalView, WidgetView
 
+STOPPED_EARLY = "stopped before an answer arrived; nothing was added to the history."
+
 
 @magics_class
 class ChatMagics(Magics, ChatConfig):
@@ -40,6 +43,7 @@ class ChatMagics(Magics, ChatConfig):
         super().__init__(shell=shell, **kwargs)
         self._chat: Chat | None = None
         self._chat_key: tuple[Any, ...] | None = None
+        self._ended: list[Outcome] = []  # how this cell's turn ended (for late Ctrl-C)
 
     def _namespace(self) -> dict[str, Any]:
         if self.shell is None:
@@ -140,14 +144,34 @@ class ChatMagics(Magics, ChatConfig):
     @line_cell_magic
     def chat(self, line: str, cell: str | None = None) -> None:
         """Ask the model: ``%%chat [options]`` (cell = prompt) or ``%chat [options] prompt``."""
-        self._run(self.chat, line, cell, complete=False)
+        self._ended = []
+        try:  # whatever line Ctrl-C reaches, the cell ends with a short message, no traceback
+            self._run(self.chat, line, cell, complete=False)
+            _deliver_pending_signals()
+        except ChatInterrupted:
+            raise
+        except KeyboardInterrupt:
+            if not self._completed():  # else the turn was recorded: too late to stop it
+                raise ChatInterrupted(STOPPED_EARLY) from None
 
     @no_var_expand
     @arguments.complete_arguments
     @line_cell_magic
     def chat_complete(self, line: str, cell: str | None = None) -> None:
         """Like ``%%chat``, but an answer cut off by ``max_tokens`` is continued until complete."""
-        self._run(self.chat_complete, line, cell, complete=True)
+        self._ended = []
+        try:  # as in chat(): written out, since a helper's first line could be interrupted too
+            self._run(self.chat_complete, line, cell, complete=True)
+            _deliver_pending_signals()
+        except ChatInterrupted:
+            raise
+        except KeyboardInterrupt:
+            if not self._completed():
+                raise ChatInterrupted(STOPPED_EARLY) from None
+
+    def _completed(self) -> bool:
+        """The last turn these magics ran was complete (and so recorded)."""
+        return bool(self._ended) and self._ended[-1].state == "complete"
 
     def _run(self, magic: Any, line: str, cell: str | None, *, complete: bool) -> None:
         options_text, prompt = (line, cell) if cell is not None else arguments.split_line(line)
@@ -186,8 +210,11 @@ class ChatMagics(Magics, ChatConfig):
 
     def _ask(self, chosen: Target, turn: Turn, ask: Ask, notices: list[str], args: Any) -> None:
         ns = self._namespace()
+        ended = self._ended  # filled by the engine, inside its Ctrl-C-proof block
+        view: Any = None
 
         def settled(outcome: Outcome) -> None:
+            ended.append(outcome)
             if outcome.state == "failed" and not outcome.result.text:
                 return  # nothing arrived: _chat keeps the last answer
             ns[RESULT_VARIABLE] = outcome.result
@@ -199,20 +226,29 @@ class ChatMagics(Magics, ChatConfig):
             view = self._view(args.format, ask)
             for text in notices:
                 view.notice(text)
-            outcome = Engine(chat, model_label=chosen.label).run(turn, ask, view, settled=settled)
-        except TurnInterrupted as stop:
-            history = (args.history or self.history) if turn.history is not None else None
-            message = interrupted_message(
-                len(stop.outcome.result.text),
-                recorded=stop.outcome.recorded,
-                history=history,
-                out=args.out,
-            )
-            raise ChatInterrupted(message) from None
+            Engine(chat, model_label=chosen.label).run(turn, ask, view, settled=settled)
+            _deliver_pending_signals()  # a Ctrl-C raised on the engine's last lines lands here
+        except KeyboardInterrupt as stop:
+            outcome = stop.outcome if isinstance(stop, TurnInterrupted) else None
+            outcome = outcome or (ended[-1] if ended else None)
+            if outcome is None:  # before anything was sent or shown: tidy the live view away
+                if view is not None:
+                    view.finish(Outcome(ChatResult(), "interrupted", 0.0, "?"))()
+                raise ChatInterrupted(STOPPED_EARLY) from None
+            if outcome.state != "complete":  # else it came too late: the turn is recorded
+                history = (args.history or self.history) if turn.history is not None else None
+                message = interrupted_message(
+                    len(outcome.result.text),
+                    recorded=outcome.recorded,
+                    history=history,
+                    out=args.out,
+                )
+                raise ChatInterrupted(message) from None
         except LexiluxError as exc:  # raised before the engine ran (a bad option, say)
             raise ChatCellError(describe_error(exc, chosen.endpoint)) from None
-        if outcome.error is not None:
-            raise ChatCellError(describe_error(outcome.error, chosen.endpoint)) from None
+        error = ended[0].error if ended else None
+        if error is not None:
+            raise ChatCellError(describe_error(error, chosen.endpoint)) from None
 
     def _max_continues(self, args: Any) -> int:
         """``--max-continues`` when given (0 included), else the configured default."""
@@ -369,6 +405,10 @@ class ChatMagics(Magics, ChatConfig):
     def chat_history(self, line: str) -> None:
         """Show, clear, pop, save, load or list chat histories (``%chat_history --help``)."""
         history_command(self._namespace(), line, default=self.history)
+
+
+def _deliver_pending_signals() -> None:
+    """Any Python call lets a pending signal's handler run; here, inside the caller's ``try``."""
 
 
 def current_magics() -> ChatMagics | None:

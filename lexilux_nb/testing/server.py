@@ -284,6 +284,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._stream(plan, reply)
 
     def _stream(self, plan: _Plan, reply: Reply) -> None:
+        fake = self.fake
+        with fake._lock:
+            fake._streaming += 1
+        try:
+            self._stream_events(plan, reply)
+        finally:
+            with fake._lock:
+                fake._streaming -= 1
+
+    def _stream_events(self, plan: _Plan, reply: Reply) -> None:
         writer = _EventWriter(plan, reply)
         head, body, tail = writer.head(), writer.body(), writer.tail()
         ending = "done"
@@ -352,6 +362,7 @@ class FakeOpenAIServer:
         self._queue: list[ReplySource] = []
         self._requests: list[RecordedRequest] = []
         self._stopping = threading.Event()
+        self._streaming = 0
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -433,6 +444,13 @@ class FakeOpenAIServer:
         """A snapshot of every request received so far, in order."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def streaming(self) -> int:
+        """How many streamed answers are being written right now (a client that stopped reading
+        ends its stream at the next write)."""
+        with self._lock:
+            return self._streaming
 
     def clear(self) -> None:
         """Forget queued replies and recorded requests (``default`` stays)."""
