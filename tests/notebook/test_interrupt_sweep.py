@@ -176,7 +176,6 @@ def test_a_second_interrupt_during_cleanup_still_closes_the_stream(
     import threading
 
     from lexilux_nb.engine import Engine
-
     from lexilux_nb.notebook.views import WidgetView
 
     long = Reply(text=" ".join(f"w{i}" for i in range(300)), delay=0.01)
