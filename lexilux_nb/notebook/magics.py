@@ -282,6 +282,7 @@ class ChatMagics(Magics, ChatConfig):
             continuing=ask.continuation is not None,
             max_rounds=rounds,
             interval=self.update_interval,
+            appending=None if self.live_append else False,
         )
         if not self.echo_file:
             return view

@@ -390,9 +390,9 @@ class LiveRenderer:
 
     Each finished block leaves the kernel once; only the unfinished tail is rendered and sent again,
     so a live view's traffic grows with the answer, not with its square. Now and then an update
-    resets the whole view instead (at 0.25 s, 0.5 s, 1 s, 2 s, ... of streaming), so a view that
-    missed messages (its code was still loading) catches up; the doubling gaps keep the resets'
-    total under about twice the answer.
+    resets the whole view instead (at 0.25, 0.5, 1 and 2 s of streaming, then every fourfold: 8 s,
+    32 s, ...), so a view that missed messages (its code was still loading) catches up; the growing
+    gaps keep the resets' total under about the answer's size.
     """
 
     def __init__(
@@ -436,7 +436,7 @@ class LiveRenderer:
         elapsed = self._clock() - self._started
         reset = elapsed >= self._next_reset
         while self._next_reset <= elapsed:
-            self._next_reset *= 2
+            self._next_reset *= 2 if self._next_reset < 2 else 4
         sections: dict[str, tuple[str, str, int]] = {}
         for name, renderer in self.sections.items():
             if not len(renderer):

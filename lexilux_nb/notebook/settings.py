@@ -69,6 +69,11 @@ class ChatConfig(Configurable):
     update_interval = Float(
         defaults.UPDATE_INTERVAL_S, help="Seconds between live view updates"
     ).tag(config=True)
+    live_append = Bool(
+        True,
+        help="The live view sends only what changed (needs anywidget in the notebook server's "
+        "environment); false: it resends the whole answer",
+    ).tag(config=True)
     echo_file = Unicode(
         None,
         allow_none=True,

@@ -449,7 +449,7 @@ def test_stop_cancels_within_half_a_second_and_keeps_the_partial_marked_interrup
         panel = make_panel("conv", namespace=ns, chat_=chat)
         send(panel, "tell me everything")
         wait_for(lambda: "w3" in panel.live_html, "the answer to start streaming")
-        assert own._httpd is not None and len(own._httpd._connections) == 1  # streaming
+        assert own.streaming == 1
         panel.stop.click()
         assert panel.wait(0.5), "Stop did not end the request within 0.5 s"
         assert not panel.running and panel.stop.disabled and not panel.send.disabled
@@ -462,7 +462,7 @@ def test_stop_cancels_within_half_a_second_and_keeps_the_partial_marked_interrup
         assert user == ("user", "tell me everything") and partial[1].startswith("w0 w1 w2 w3")
         assert ns["conv"].metadata(3)["interrupted"] is True
         # the server saw the connection end (its handler finished long before the 4 s stream)
-        wait_for(lambda: not own._httpd._connections, "the server to see the connection close")
+        wait_for(lambda: not own.streaming, "the server to see the connection close")
         own.queue(Reply(text="right away"))
         ask(panel, "next")
         assert texts(ns["conv"])[-2:] == [("user", "next"), ("assistant", "right away")]
