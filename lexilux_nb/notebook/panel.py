@@ -23,7 +23,16 @@ from ..client.history import ChatHistory
 from ..client.history_export import content_text
 from ..client.models import ChatResult
 from ..client.options import resolve
-from ..markdown import reasoning_details, render_markdown, wrap_answer
+from ..markup.html import render_markdown
+from ..markup.style import (
+    BUBBLE,
+    MUTED,
+    SCROLL,
+    note_html,
+    reasoning_details,
+    status_html,
+    wrap_answer,
+)
 from . import background
 from .config import build_chat, resolve_endpoint
 from .progress import ContinuationProgress
@@ -37,15 +46,6 @@ from .session import (
     watch_history,
 )
 
-BUBBLE = {
-    "user": "margin:6px 0 6px 15%;padding:6px 10px;background:#e0ecff;border-radius:8px",
-    "assistant": "margin:6px 15% 6px 0;padding:6px 10px;background:#f4f4f5;border-radius:8px",
-    "other": "margin:6px 0;padding:4px 10px;color:#6b7280;font-size:0.85em",
-}
-SCROLL = (
-    "max-height:420px;overflow-y:auto;display:flex;flex-direction:column-reverse;"
-    "border:1px solid #e5e7eb;border-radius:6px;padding:4px 8px"
-)
 LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
 
@@ -53,7 +53,7 @@ def bubble(role: str, body_html: str, note: str = "") -> str:
     """One turn of the transcript: a labelled bubble around already-safe HTML."""
     style = BUBBLE.get(role, BUBBLE["other"])
     label = html.escape(LABELS.get(role, role))
-    extra = f"<div style='color:#6b7280;font-size:0.85em'>{html.escape(note)}</div>" if note else ""
+    extra = note_html(note) if note else ""
     return f"<div style='{style}'><b style='font-size:0.8em'>{label}</b>{body_html}{extra}</div>"
 
 
@@ -79,7 +79,7 @@ class _Transcript:
                 self.message(message["role"], content_text(message.get("content")), reasoning)
             )
         if not parts:
-            parts.append("<div style='color:#9ca3af;padding:8px'>No messages yet.</div>")
+            parts.append(f"<div style='color:{MUTED};padding:8px'>No messages yet.</div>")
         # column-reverse keeps the view scrolled to the newest message: wrap in one block
         return wrap_answer(f"<div style='{SCROLL}'><div>{''.join(parts)}</div></div>")
 
@@ -298,10 +298,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         return f"ChatPanel(history={self.history_label!r}, model={self.chat.model!r})"
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        colour = "#b91c1c" if error else "#6b7280"
-        self.status.value = (
-            f"<span style='color:{colour};font-size:0.85em'>{html.escape(text)}</span>"
-        )
+        self.status.value = status_html(text, error=error)
 
     def close(self) -> None:
         unwatch = getattr(self, "_unwatch", None)  # absent when __init__ failed (bad options)

@@ -16,11 +16,14 @@ from typing import IO, Any
 
 from ..client.continuation import ContinueProgress
 from ..client.models import ChatResult, ChatStreamChunk
-from ..markdown import escape_markdown_html, reasoning_details, render_markdown, wrap_answer
+from ..markup import style
+from ..markup.escape import answer_markdown
+from ..markup.html import render_markdown
+from ..markup.style import reasoning_block, wrap_answer
 from .progress import ContinuationProgress
 from .render import StreamRenderer
 
-FOOTER_STYLE = "color:#6b7280;font-size:0.85em;margin-top:0.4em"
+FOOTER_STYLE = style.FOOTER
 
 
 def _fenced(text: str, lang: str = "") -> str:
@@ -58,7 +61,7 @@ def as_markdown(text: str, fmt: str) -> str:
 def _reasoning_html(reasoning: str | None) -> str:
     if not reasoning:
         return ""
-    return reasoning_details(render_markdown(reasoning))
+    return reasoning_block(render_markdown(reasoning))
 
 
 def answer_bundle(
@@ -69,7 +72,7 @@ def answer_bundle(
     foot = f"{note} {footer}".strip()
     body = _reasoning_html(result.reasoning) + render_markdown(source)
     body += f"<div class='lexilux-footer' style='{FOOTER_STYLE}'>{html.escape(foot)}</div>"
-    markdown = escape_markdown_html(source) + f"\n\n*{escape_markdown_html(foot)}*"
+    markdown = answer_markdown(source, foot)
     return {"text/html": wrap_answer(body), "text/markdown": markdown, "text/plain": result.text}
 
 
@@ -95,7 +98,7 @@ class WidgetView:
         self._fmt = fmt
         self._renderer = StreamRenderer(interval=interval, wrap=False)
         self._opened_fence = False
-        self.html = widgets.HTML(value=wrap_answer("<em style='color:#6b7280'>…</em>"))
+        self.html = widgets.HTML(value=wrap_answer(f"<em style='color:{style.MUTED}'>…</em>"))
         self.progress_widget = ContinuationProgress(max_rounds) if continuing else None
         children = [self.html] + ([self.progress_widget.widget] if self.progress_widget else [])
         self.box = widgets.VBox(children)
