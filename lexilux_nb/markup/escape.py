@@ -32,15 +32,18 @@ _PARSER = new_parser()
 _BACKTICK_RUN_RE = re.compile(r"`+")
 _NEUTRALISE_RE = re.compile(r"[&<]|!(?=\[)|\](?=[(:])")
 _SAFE_DEST_RE = re.compile(r"[ \t]*(?:\n[ \t]*)?<?(?:https?:|mailto:)", re.IGNORECASE)
-_PUNCTUATION_RE = re.compile(r"[!-/:-@\[-`{-~]")
+_INLINE_SPECIAL_RE = re.compile(r"[\\`*_~\[\]!<&|$^{}]")
+_BLOCK_START_RE = re.compile(r"[#>+=:-]|\d{1,9}[.)]")
 _LINE_BREAKS_RE = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 
 
 def inert_text(text: str) -> str:
     """A field for one line of markdown: shown exactly as written, never markup.
 
-    Line breaks become spaces, ``&`` and ``<`` become entities, every other ASCII punctuation
-    character is backslash-escaped (CommonMark, GFM, marked and mistune all honour that).
+    Line breaks become spaces; ``&`` and ``<`` become entities; every character that can open
+    an inline construct (code, emphasis, links, math, tables, escapes) is backslash-escaped, and
+    so is a leading one that could start a block (heading, quote, list). CommonMark, GFM, marked
+    and mistune all honour those escapes; ``.``, ``:`` and the like stay as they are, readable.
     """
 
     def escape(match: re.Match[str]) -> str:
@@ -48,7 +51,9 @@ def inert_text(text: str) -> str:
         return "&amp;" if c == "&" else "&lt;" if c == "<" else "\\" + c
 
     flat = _LINE_BREAKS_RE.sub(" ", text.replace("\x00", "\ufffd")).strip()
-    return _PUNCTUATION_RE.sub(escape, flat)
+    flat = _INLINE_SPECIAL_RE.sub(escape, flat)
+    start = _BLOCK_START_RE.match(flat)
+    return f"{flat[: start.end() - 1]}\\{flat[start.end() - 1 :]}" if start else flat
 
 
 def _preceding_backslashes(s: str, i: int) -> int:

@@ -70,9 +70,14 @@ def test_a_list_literal_keeps_its_names_in_the_text_colour() -> None:
 
 
 def test_runs_of_one_style_share_a_span_and_whitespace_joins_them() -> None:
-    html = highlight_code("a = (((1)))\n", "python")
-    punct = [text for style, text in spans(html) if "punctuation-color" in style]
-    assert punct == ["(((", ")))\n"]
+    html = highlight_code("x = 'a' 'b'  # one\n", "python")
+    strings = [text for style, text in spans(html) if "string-color" in style]
+    assert strings == ["'a' 'b'  "]  # three tokens, one span
+
+
+def test_punctuation_takes_the_text_colour_as_in_a_code_cell() -> None:
+    html = highlight_code("f(a, [b])\n", "python")
+    assert all("(" not in text and "[" not in text for _, text in spans(html))
 
 
 def test_code_is_escaped() -> None:
