@@ -38,7 +38,8 @@ from pathlib import Path
 # Run from a source checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lexilux_nb.markdown import render_markdown, wrap_answer
+from lexilux_nb.markup.html import render_markdown
+from lexilux_nb.markup.style import wrap_answer
 from lexilux_nb.notebook.render import StreamRenderer, Throttle
 
 WORDS = [

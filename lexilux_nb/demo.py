@@ -39,16 +39,17 @@ def bind_kernel(root: Path, name: str = "python3") -> str:
 
 def run(notebook: Path, out: Path, *, timeout: int = 900, kernel: str = "python3") -> Path:
     """Execute ``notebook`` in a kernel running this interpreter; return the executed copy."""
-    before = os.environ.get("JUPYTER_PATH")
+    before = {name: os.environ.get(name) for name in ("JUPYTER_PATH", "LEXILUX_NB_ECHO")}
     with tempfile.TemporaryDirectory(prefix="lexilux-kernel-") as root:
         os.environ["JUPYTER_PATH"] = bind_kernel(Path(root), kernel)
         try:
             return _run(notebook, out, timeout=timeout, kernel=kernel)
-        finally:
-            if before is None:
-                os.environ.pop("JUPYTER_PATH", None)
-            else:
-                os.environ["JUPYTER_PATH"] = before
+        finally:  # the caller's environment as it was (tests run notebooks after this)
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def _run(notebook: Path, out: Path, *, timeout: int, kernel: str) -> Path:

@@ -6,9 +6,12 @@ Kept apart from the history itself so the container stays small and these stay p
 something odd came back from a model.
 
 Safety rule: model text is untrusted. In HTML every piece of it goes through :func:`html.escape`;
-in Markdown meant for a notebook (``escape_html=True``) ``&`` and ``<`` are escaped so raw HTML
-in an answer is shown, not run. Tool arguments and tool results go into code fences, which
-Markdown renderers always show literally.
+in Markdown meant for a notebook (``escape_html=True``) every body goes through
+:func:`lexilux_nb.markup.escape.inert_markdown` and every field (role, model and tool names, ids)
+through :func:`~lexilux_nb.markup.escape.inert_text`, so the transcript renders inert even with
+raw HTML on. Tool arguments and tool results go into code fences longer than any backtick run
+inside them, which Markdown renderers always show literally. The presentation modules are
+imported only when a renderer runs: the client loads no markdown library.
 """
 
 from __future__ import annotations
@@ -16,10 +19,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-
-from ..markdown import escape_markdown_html  # the one safe escaper (raw HTML, javascript: links)
 
 ROLE_LABELS = {
     "system": "System",
@@ -28,12 +29,11 @@ ROLE_LABELS = {
     "assistant": "Assistant",
     "tool": "Tool",
 }
+# Theme variables (see lexilux_nb.markup.style), mixed toward the text colour for contrast.
 _ROLE_COLORS = {
-    "system": "#6b7280",
-    "developer": "#6b7280",
-    "user": "#2563eb",
-    "assistant": "#059669",
-    "tool": "#d97706",
+    "user": ("brand-color1", "#2563eb", 25),
+    "assistant": ("success-color1", "#059669", 35),
+    "tool": ("warn-color1", "#d97706", 45),
 }
 
 Message = Mapping[str, Any]
@@ -124,28 +124,35 @@ def to_markdown(
     escape_html: bool = False,
 ) -> str:
     """Markdown transcript; ``escape_html=True`` for display in a notebook."""
-    esc = escape_markdown_html if escape_html else (lambda s: s)
+    if escape_html:
+        from ..markup.escape import inert_markdown, inert_text
+
+        body_of: Callable[[str], str] = inert_markdown
+        field: Callable[[str], str] = inert_text
+    else:
+        body_of = field = str
     blocks: list[str] = []
     if system:
-        blocks.append(f"**System**\n\n{esc(system)}")
+        blocks.append(f"**System**\n\n{body_of(system)}")
     for message, meta in zip(messages, metadata, strict=False):
         role = message.get("role")
-        header = f"**{_label(message)}**"
+        header = f"**{field(_label(message))}**"
         if role == "tool":
-            header += esc(_tool_reply_note(message))
+            note = _tool_reply_note(message).strip()
+            header += f" {field(note)}" if note else ""
             body = _fence(content_text(message.get("content")))
             blocks.append(f"{header}\n\n{body}")
             continue
         if meta.get("model"):
-            header += f" · {esc(str(meta['model']))}"
+            header += f" · {field(str(meta['model']))}"
         parts = [header]
         text = content_text(message.get("content"))
         if text:
-            parts.append(esc(text))
+            parts.append(body_of(text))
         for call in message.get("tool_calls") or ():
             name, call_id, args = tool_call_info(call)
-            note = f" ({call_id})" if call_id else ""
-            parts.append(f"→ tool call **{esc(name)}**{esc(note)}\n\n{_fence(args, 'json')}")
+            note = f" {field(f'({call_id})')}" if call_id else ""
+            parts.append(f"→ tool call **{field(name)}**{note}\n\n{_fence(args, 'json')}")
         blocks.append("\n\n".join(parts))
     return "\n\n---\n\n".join(blocks) + "\n" if blocks else ""
 
@@ -167,9 +174,20 @@ def to_text(system: str | None, messages: Sequence[Message]) -> str:
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
+def _role_color(role: str) -> str:
+    from ..markup.style import MUTED, toward_text, var
+
+    if role not in _ROLE_COLORS:
+        return MUTED
+    name, fallback, mix = _ROLE_COLORS[role]
+    return toward_text(var(name, fallback), mix)
+
+
 def _html_message(label: str, role: str, note: str, body: str, pad: str) -> str:
-    color = _ROLE_COLORS.get(role, "#6b7280")
-    meta = f' <span style="font-weight:400;opacity:.7">{note}</span>' if note else ""
+    from ..markup.style import MUTED
+
+    color = _role_color(role)
+    meta = f' <span style="font-weight:400;color:{MUTED}">{note}</span>' if note else ""
     return (
         f'<div style="border-left:3px solid {color};padding:{pad};margin:4px 0">'
         f'<div style="font-weight:600;font-size:.85em;color:{color}">'
@@ -186,10 +204,12 @@ def to_html(
     document: bool = False,
 ) -> str:
     """An HTML transcript with inline styles only, every piece of text escaped."""
+    from ..markup.style import MUTED, SUBTLE_BG
+
     pad = "2px 8px" if compact else "6px 12px"
     text_style = "white-space:pre-wrap;overflow-wrap:anywhere"
     pre_style = (
-        "margin:4px 0;padding:6px;background:rgba(127,127,127,.12);"
+        f"margin:4px 0;padding:6px;background:{SUBTLE_BG};"
         "white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85em"
     )
     items: list[str] = []
@@ -217,7 +237,7 @@ def to_html(
         note = html.escape(" · ".join(n for n in notes if n))
         items.append(_html_message(_label(message), role, note, body, pad))
     if not items:
-        items.append('<div style="opacity:.7"><em>(empty chat history)</em></div>')
+        items.append(f'<div style="color:{MUTED}"><em>(empty chat history)</em></div>')
     fragment = (
         '<div class="lexilux-history" style="font-family:system-ui,-apple-system,'
         f'Segoe UI,sans-serif;line-height:1.45">{"".join(items)}</div>'

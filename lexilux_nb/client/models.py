@@ -131,13 +131,13 @@ class ChatResult:
         return bool(self.reasoning)
 
     def _repr_markdown_(self) -> str:
-        from ..markdown import escape_markdown_html
+        from ..markup.escape import inert_markdown
 
-        escaped: str = escape_markdown_html(self.text)
+        escaped: str = inert_markdown(self.text)
         return escaped
 
     def _repr_html_(self) -> str:
-        from ..markdown import render_markdown
+        from ..markup.html import render_markdown
 
         rendered: str = render_markdown(self.text)
         return rendered

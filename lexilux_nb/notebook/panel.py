@@ -10,7 +10,6 @@ marked interrupted; Clear can be undone. State lives in widget traits: tests dri
 from __future__ import annotations
 
 import asyncio
-import html
 import threading
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -24,13 +23,12 @@ from ..client.options import resolve
 from ..defaults import HISTORY, MAX_CONTINUES
 from ..engine import Ask, Engine, Outcome, Turn, history_changed, watch_history
 from ..engine.view import Show
+from ..markup.style import status_html
 from . import background
 from .live import LiveAnswer
 from .namespace import get_history
 from .progress import ContinuationProgress
-from .transcript import BUBBLE, MUTED, Transcript
-
-ERROR = "color:var(--jp-error-color1, #b91c1c);font-size:0.85em"
+from .transcript import BUBBLE, Transcript
 
 
 class PanelView:
@@ -310,8 +308,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         return f"ChatPanel(history={self.history_label!r}, model={self.engine.chat.model!r})"
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        style = ERROR if error else MUTED
-        self.status.value = f"<span style='{style}'>{html.escape(text)}</span>" if text else ""
+        self.status.value = status_html(text, error=error) if text else ""
 
     def close(self) -> None:
         unwatch = getattr(self, "_unwatch", None)  # absent when __init__ failed (bad options)

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..client.continuation import ContinueProgress
 from ..client.models import ChatResult
+from ..markup.style import SUCCESS, WARN
 
 
 def describe(event: ContinueProgress) -> str:
@@ -57,11 +58,7 @@ class ContinuationProgress:
         """A static line for the saved output: how many rounds, and whether it is complete."""
         rounds = result.continues + 1
         state = "still cut at the token limit" if result.truncated else "complete"
-        colour = (
-            "var(--jp-warn-color1, #b45309)"
-            if result.truncated
-            else "var(--jp-success-color1, #15803d)"
-        )
+        colour = WARN if result.truncated else SUCCESS
         text = f"{state} · {rounds} round{'s' if rounds != 1 else ''}"
         return (
             f"<div class='lexilux-progress' style='color:{colour};font-size:0.85em'>"

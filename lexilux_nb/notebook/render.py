@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lexilux_nb.markdown import reasoning_details, render_markdown, wrap_answer
+from lexilux_nb.markup.html import render_markdown
+from lexilux_nb.markup.style import reasoning_details, wrap_answer
 
 __all__ = ["IncrementalRenderer", "StreamRenderer", "Throttle"]
 

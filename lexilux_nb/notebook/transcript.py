@@ -14,40 +14,24 @@ from ..client.history import ChatHistory
 from ..client.history_export import content_text
 from ..client.models import ChatResult, Usage
 from ..engine import Outcome, State, footer_of
-from ..markdown import reasoning_details, render_markdown
+from ..markup import style
+from ..markup.html import render_markdown
+from ..markup.style import reasoning_details
 
-TEXT = "color:var(--jp-content-font-color1, #1f2328)"
-MUTED = "color:var(--jp-content-font-color2, #57606a);font-size:0.85em"
 SHRINK = "min-width:0;max-width:100%;box-sizing:border-box;overflow-wrap:anywhere"
-BUBBLE = {
-    "user": (
-        f"margin:6px 0 6px 12%;padding:6px 10px;border-radius:8px;{TEXT};{SHRINK};"
-        "background:var(--jp-layout-color2, #eef2f7);"
-        "border-left:3px solid var(--jp-brand-color1, #1976d2)"
-    ),
-    "assistant": (
-        f"margin:6px 12% 6px 0;padding:6px 10px;border-radius:8px;{TEXT};{SHRINK};"
-        "background:var(--jp-layout-color1, #ffffff);"
-        "border:1px solid var(--jp-border-color2, #d0d7de)"
-    ),
-    "other": f"margin:6px 0;padding:4px 10px;{MUTED};{SHRINK}",
-}
-SCROLL = (
-    "max-height:420px;overflow-y:auto;overflow-x:hidden;display:flex;flex-direction:column-reverse;"
-    "border:1px solid var(--jp-border-color2, #d0d7de);border-radius:6px;padding:4px 8px;"
-    f"background:var(--jp-layout-color0, #ffffff);{SHRINK}"
-)
+BUBBLE = {role: f"{css};{SHRINK}" for role, css in style.BUBBLE.items()}
+SCROLL = f"{style.SCROLL};{SHRINK}"
 LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
-EMPTY = f"<div style='{MUTED};padding:8px'>No messages yet.</div>"
+EMPTY = f"<div style='{style.NOTE};padding:8px'>No messages yet.</div>"
 
 
 def bubble(role: str, body_html: str, note: str = "") -> str:
     """One turn: a labelled bubble around already-safe HTML, with an optional footer line."""
-    style = BUBBLE.get(role, BUBBLE["other"])
+    css = BUBBLE.get(role, BUBBLE["other"])
     label = html.escape(LABELS.get(role, role))
-    extra = f"<div style='{MUTED}'>{html.escape(note)}</div>" if note else ""
+    extra = style.note_html(note) if note else ""
     return (
-        f"<div class='lexilux-bubble lexilux-{html.escape(role)}' style='{style}'>"
+        f"<div class='lexilux-bubble lexilux-{html.escape(role)}' style='{css}'>"
         f"<b style='font-size:0.8em'>{label}</b>{body_html}{extra}</div>"
     )
 

@@ -19,13 +19,13 @@ from ..client.continuation import ContinueProgress
 from ..client.models import ChatStreamChunk
 from ..engine import Outcome
 from ..engine.view import Show
-from ..markdown import escape_markdown_html, reasoning_details, render_markdown, wrap_answer
+from ..markup.escape import answer_markdown, inert_text
+from ..markup.html import render_markdown
+from ..markup.style import NOTE, footer_html, reasoning_block, wrap_answer
 from .live import LiveAnswer
 from .progress import ContinuationProgress
 
-MUTED = "color:var(--jp-content-font-color2, #6b7280);font-size:0.85em"
-FOOTER_STYLE = f"{MUTED};margin-top:0.4em"
-NOTICE_STYLE = f"{MUTED};margin:0 0 0.4em 0"
+NOTICE_STYLE = f"{NOTE};margin:0 0 0.4em 0"
 
 
 def _fenced(text: str, lang: str = "") -> str:
@@ -74,13 +74,13 @@ def answer_bundle(
     refusal = getattr(result, "refusal", None)
     body = notices_html(notices)
     if result.reasoning:
-        body += reasoning_details(render_markdown(result.reasoning))
+        body += reasoning_block(render_markdown(result.reasoning))
     body += render_markdown(source)
     if refusal:
         body += f"<div style='{NOTICE_STYLE}'>The model refused: {html.escape(refusal)}</div>"
-    body += f"<div class='lexilux-footer' style='{FOOTER_STYLE}'>{html.escape(foot)}</div>"
-    notes = "".join(f"*ⓘ {escape_markdown_html(n)}*\n\n" for n in notices)
-    markdown = notes + escape_markdown_html(source) + f"\n\n*{escape_markdown_html(foot)}*"
+    body += footer_html(foot)
+    notes = "".join(f"*ⓘ {inert_text(n)}*\n\n" for n in notices)
+    markdown = notes + answer_markdown(source, foot)
     return {"text/html": wrap_answer(body), "text/markdown": markdown, "text/plain": result.text}
 
 

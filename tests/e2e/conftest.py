@@ -3,6 +3,9 @@
 Everything is required: a missing piece fails the suite (``make test`` installs them), never skips.
 The fixtures are module-scoped on purpose: Playwright's sync API keeps an asyncio loop running on
 the main thread while it is open, which would break ``asyncio.run`` in tests collected later.
+
+A test module that needs its own notebook overrides ``lab`` with :func:`launch_lab` and opens
+pages with :func:`open_notebook`; the app is exposed as ``window.jupyterapp`` (commands, themes).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nbformat
@@ -56,6 +61,35 @@ UNSAFE = (
     "[click me](javascript:window.__xss=3;alert('link'))"
 )
 PANEL_LONG = " ".join(f"panel{i}" for i in range(400))
+THEMES = (
+    """## Tide tables
+
+The sea keeps **time**, *calls* `tide(hour)` and links [the almanac](https://example.com).
+
+| Port | High tide | Note |
+|---|--:|---|
+| Brest | 06:12 | spring tide |
+| Cádiz | 07:40 | `neap` |
+
+```python
+import math
+
+
+@cache
+def tide(hour: int) -> str:
+    \"\"\"Which tide it is.\"\"\"
+    my_list = [1, 2, 3]  # three readings
+    return "high" if math.sin(hour) > 0.5 else None
+```
+
+```python
+harbour = {"name": "Brest", "readings": ["""
+    + ", ".join(str(i) for i in range(120))
+    + """]}
+```
+"""
+)
+REASONING = "First I *look* at the moon, then at the clock."
 
 
 def script(request: RecordedRequest) -> Reply:
@@ -65,6 +99,10 @@ def script(request: RecordedRequest) -> Reply:
         return Reply(text=STORY, resume=True, overlap=2, delay=DELAY)
     if "markdown demo" in last:
         return Reply(text=RICH, delay=DELAY)
+    if "theme demo" in last:
+        return Reply(text=THEMES)
+    if "reasoning demo" in last:
+        return Reply(text="The tide turns at *noon*.", reasoning=REASONING)
     if "unsafe" in last:
         return Reply(text=UNSAFE)
     if "keep talking" in last:
@@ -103,6 +141,17 @@ def servers() -> Iterator[tuple[FakeOpenAIServer, FakeOpenAIServer]]:
         yield main, locked
 
 
+def write_notebook(path: Path, cells: Sequence[str]) -> None:
+    """A notebook of code cells, bound to the ``python3`` kernel."""
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
 def build_notebook(path: Path, locked_url: str) -> None:
     cells = [
         "%load_ext lexilux_nb",
@@ -114,24 +163,16 @@ def build_notebook(path: Path, locked_url: str) -> None:
         f"%chat --base-url {locked_url} --no-history Hello?",
         "%%chat --no-history\nKeep talking about the sea.",
     ]
-    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
+    write_notebook(path, cells)
 
 
-@pytest.fixture(scope="module")
-def lab(servers, tmp_path_factory) -> Iterator[dict[str, str]]:
-    main, locked = servers
-    root = tmp_path_factory.mktemp("lab")
-    build_notebook(root / "e2e.ipynb", locked.base_url)
+@contextmanager
+def launch_lab(root: Path, base_url: str) -> Iterator[dict[str, str]]:
+    """JupyterLab on a free loopback port, serving ``root``, its kernels pointed at ``base_url``."""
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
-        "LEXILUX_BASE_URL": main.base_url,
+        "LEXILUX_BASE_URL": base_url,
         "LEXILUX_MODEL": "e2e-model",
         "JUPYTER_CONFIG_DIR": str(root / ".jupyter"),
         "JUPYTER_RUNTIME_DIR": str(root / ".runtime"),
@@ -153,6 +194,7 @@ def lab(servers, tmp_path_factory) -> Iterator[dict[str, str]]:
             "--ServerApp.open_browser=False",
             "--ServerApp.allow_root=True",
             "--LabApp.news_url=",
+            "--LabApp.expose_app_in_browser=True",
             "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
         env=env,
@@ -185,6 +227,15 @@ def lab(servers, tmp_path_factory) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
+def lab(servers, tmp_path_factory) -> Iterator[dict[str, str]]:
+    main, locked = servers
+    root = tmp_path_factory.mktemp("lab")
+    build_notebook(root / "e2e.ipynb", locked.base_url)
+    with launch_lab(root, main.base_url) as info:
+        yield {**info, "notebook": "e2e.ipynb"}
+
+
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -206,13 +257,13 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="module")
-def page(browser, lab):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.dialogs = []  # type: ignore[attr-defined]
+def open_notebook(browser: Any, lab: dict[str, str], name: str, **context: Any) -> Any:
+    """A page showing notebook ``name``, its kernel idle; ``page.dialogs`` records alerts."""
+    context.setdefault("viewport", {"width": 1280, "height": 1000})
+    page = browser.new_context(**context).new_page()
+    page.dialogs = []
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(f"{lab['base']}/lab/tree/e2e.ipynb?token={lab['token']}")
+    page.goto(f"{lab['base']}/lab/tree/{name}?token={lab['token']}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_function(  # the kernel is connected and idle
         "() => document.body.innerText.includes('| Idle')", timeout=60_000
@@ -220,8 +271,26 @@ def page(browser, lab):
     news = page.get_by_role("button", name="No")
     if news.count():
         news.first.click()
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, lab):
+    page = open_notebook(browser, lab, lab["notebook"])
     yield page
-    context.close()
+    page.context.close()
+
+
+def run_all(page: Any, timeout: float = 90) -> None:
+    """Run every cell of the open notebook and wait until each has finished."""
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    deadline = time.monotonic() + timeout
+    while True:
+        prompts = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").all_inner_texts()
+        if prompts and all(p.strip() not in ("[ ]:", "[*]:", "") for p in prompts):
+            return
+        assert time.monotonic() < deadline, f"cells still running: {prompts}"
+        time.sleep(0.2)
 
 
 def shot(page, name: str) -> None:

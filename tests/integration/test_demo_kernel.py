@@ -20,6 +20,7 @@ def test_demo_kernel_is_this_interpreter_despite_a_user_kernelspec(tmp_path, mon
     (spec / "kernel.json").write_text(json.dumps({"argv": bogus, "language": "python"}))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(data))
     monkeypatch.delenv("JUPYTER_PATH", raising=False)
+    monkeypatch.delenv("LEXILUX_NB_ECHO", raising=False)
     source = tmp_path / "probe.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("import sys\nprint(sys.executable)")]), source)
 
@@ -27,5 +28,5 @@ def test_demo_kernel_is_this_interpreter_despite_a_user_kernelspec(tmp_path, mon
 
     outputs = nbformat.read(executed, as_version=4).cells[0].outputs
     assert outputs[0]["text"].strip() == sys.executable
-    assert "JUPYTER_PATH" not in os.environ
+    assert "JUPYTER_PATH" not in os.environ and "LEXILUX_NB_ECHO" not in os.environ
     assert executed.with_suffix(".html").is_file()

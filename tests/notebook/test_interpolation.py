@@ -265,4 +265,4 @@ def test_notices_reach_the_cell_output(server: Any, run: Any, kernel: Any, shell
     html, markdown = ran.answer["text/html"], ran.answer["text/markdown"]
     assert "pandas shortened this DataFrame (80 × 1)" in html
     assert html.index("pandas shortened") < html.index("Echo:")  # above the answer
-    assert markdown.startswith("*ⓘ {sales}: pandas shortened this DataFrame")
+    assert markdown.startswith("*ⓘ \\{sales\\}: pandas shortened this DataFrame")  # escaped

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from lexilux_nb.markdown import render_markdown, wrap_answer
+from lexilux_nb.markup.html import render_markdown
+from lexilux_nb.markup.style import wrap_answer
 from lexilux_nb.notebook.render import IncrementalRenderer, StreamRenderer, Throttle
 
 TYPICAL = """# Title
@@ -184,7 +185,7 @@ def test_fence_closers_must_match(opener: str, fake_closer: str, closer: str) ->
         r.feed(piece)
         assert r.html() == render_markdown(r.text, highlight_open_fences=False)
     assert r.html().count("<pre") == 1
-    assert r.html().endswith("<h1>Heading</h1>\n")
+    assert r.html().endswith(render_markdown("# Heading\n"))
 
 
 def test_backtick_info_with_backtick_is_not_a_fence() -> None:
@@ -357,12 +358,12 @@ def test_stream_renderer_throttles_and_always_finishes() -> None:
     clock = FakeClock()
     s = StreamRenderer(interval=0.05, clock=clock)
     first = s.feed("# Hi\n\n")
-    assert first == wrap_answer("<h1>Hi</h1>\n")
+    assert first == wrap_answer(render_markdown("# Hi\n"))
     assert s.feed("some ") is None  # throttled
     assert s.feed("text") is None
     assert s.pending
     clock.now += 0.06
-    assert s.poll() == wrap_answer("<h1>Hi</h1>\n<p>some text</p>\n")
+    assert s.poll() == wrap_answer(render_markdown("# Hi\n\nsome text"))
     assert not s.pending
     assert s.poll() is None  # nothing changed
     clock.now += 1
@@ -410,22 +411,23 @@ def test_stream_renderer_reasoning_and_footer() -> None:
     clock.now += 1
     html = s.feed("The answer.")
     assert html is not None
-    assert html.index("<details") < html.index("<p>The answer.</p>")
-    assert html.index("<p>The answer.</p>") < html.index('<div class="lexilux-footer"')
+    answer = render_markdown("The answer.")
+    assert html.index("<details") < html.index(answer)
+    assert html.index(answer) < html.index('<div class="lexilux-footer"')
     final = s.finish(footer="done")
     assert '<div class="lexilux-footer">done</div>' in final
     assert " open" not in final.split("<summary>", 1)[0]
-    assert "<p>The answer.</p>" in final
+    assert answer in final
 
 
 def test_stream_renderer_footer_change_marks_dirty() -> None:
     clock = FakeClock()
     s = StreamRenderer(clock=clock, wrap=False)
-    assert s.feed("a") == "<p>a</p>\n"
+    assert s.feed("a") == render_markdown("a")
     s.footer = "f"
     assert s.pending
     clock.now += 1
-    assert s.poll() == '<p>a</p>\n<div class="lexilux-footer">f</div>'
+    assert s.poll() == render_markdown("a") + '<div class="lexilux-footer">f</div>'
 
 
 def test_stream_renderer_finish_without_feeds() -> None:
