@@ -16,6 +16,9 @@ from typing import Any
 from .render import LIVE_BYTES_PER_SECOND, LiveRenderer, Update
 
 CLASSES = "lexilux-answer lexilux-live jp-RenderedHTMLCommon"
+# Its width never comes from its content: a long code line scrolls in its block instead of
+# widening the output (widget containers are flex items that grow to their content).
+FIT = "display:block;max-width:100%;min-width:0;contain:inline-size"
 
 # Each section ("reasoning", "answer") keeps the number of commits it has applied; a commit whose
 # number is not the next one follows one this view missed (its code was still loading), so it is
@@ -115,11 +118,11 @@ class LiveAnswer:
         self.renderer = LiveRenderer(**kwargs)
         self.appending = anywidget_available() if appending is None else appending
         self._interval = interval
-        self._box_style = box_style
+        self._box_style = f"{FIT};{box_style}" if box_style else FIT
         self.sent: list[dict[str, Any]] = []  # the messages sent (tests read them)
         self._shown: dict[str, str] = {}  # each section's whole HTML as of the last update
         if self.appending:
-            self.widget = _appending_widget()(box_style=box_style)
+            self.widget = _appending_widget()(box_style=self._box_style)
         else:
             self.widget = widgets.HTML(value=self._whole({}))
 

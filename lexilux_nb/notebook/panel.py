@@ -120,12 +120,12 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
             Any
         ] = []  # HTML strings and LiveAnswers, as shown under the transcript
 
-        self.transcript = widgets.HTML(layout=widgets.Layout(width="100%"))
-        self.live = widgets.VBox(layout=widgets.Layout(width="100%"))
+        self.transcript = widgets.HTML()  # stretched by the box, inside its margins
+        self.live = widgets.VBox()
         self.progress = ContinuationProgress(1 + self.max_continues)
         self.progress.widget.layout.display = "none"
         self.input = widgets.Textarea(
-            placeholder="Ask something, then press Send", layout=widgets.Layout(width="100%")
+            placeholder="Ask something, then press Send", layout=widgets.Layout(width="auto")
         )
         self.send = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop = widgets.Button(description="Stop", icon="stop", disabled=True)

@@ -18,7 +18,11 @@ from ..markup import style
 from ..markup.html import render_markdown
 from ..markup.style import reasoning_details
 
-SHRINK = "min-width:0;max-width:100%;box-sizing:border-box;overflow-wrap:anywhere"
+# contain: its width never comes from its content, so a long code line cannot widen the widget
+# that holds it (ipywidgets' HTML content is a flex item that grows to its content otherwise).
+SHRINK = (
+    "min-width:0;max-width:100%;box-sizing:border-box;overflow-wrap:anywhere;contain:inline-size"
+)
 BUBBLE = {role: f"{css};{SHRINK}" for role, css in style.BUBBLE.items()}
 SCROLL = f"{style.SCROLL};{SHRINK}"
 LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
@@ -85,6 +89,6 @@ class Transcript:
         body = "".join(parts) or EMPTY
         # column-reverse keeps the view scrolled to the newest message: wrap in one block
         return (
-            f"<div class='lexilux-answer lexilux-transcript' style='{SCROLL}'>"
+            f"<div class='lexilux-transcript' style='{SCROLL}'>"
             f"<div style='{SHRINK}'>{body}</div></div>"
         )

@@ -22,7 +22,9 @@ CELLS = [
     "%%chat_complete --max-tokens 12 --max-continues 4 --no-history\nTell the long story.",
     "%%chat --reasoning --no-history\nShow me the reasoning demo.",
     "chat_history",
+    "from lexilux_nb import ChatPanel\n\nChatPanel()",  # the same history, as chat bubbles
 ]
+PANEL = ".jp-OutputArea-output .lexilux-transcript"
 ANSWER = ".jp-OutputArea-output .lexilux-answer"
 GROUPS = {
     "prose": f"{ANSWER} > div, {ANSWER} li, {ANSWER} a, {ANSWER} strong, {ANSWER} em",
@@ -35,6 +37,9 @@ GROUPS = {
     "progress": ".jp-OutputArea-output .lexilux-progress",
     "reasoning": f"{ANSWER} .lexilux-reasoning div",
     "history": ".jp-OutputArea-output .lexilux-history div",
+    "panel prose": f"{PANEL} .lexilux-bubble > div, {PANEL} .lexilux-bubble > b, {PANEL} li",
+    "panel code": f"{PANEL} pre span, {PANEL} pre code",
+    "panel footer": f"{PANEL} .lexilux-bubble > div:last-child",
 }
 THEMES = {
     "light": "JupyterLab Light",
@@ -76,6 +81,7 @@ def test_every_output_is_there(page) -> None:
     assert outputs.locator(".lexilux-progress").count() == 1
     assert outputs.locator(".lexilux-history").count() == 1
     assert page.locator("style").filter(has_text="lexilux").count() == 0  # no <style> of ours
+    assert page.locator(f"{PANEL} .lexilux-bubble").count() >= 2  # the panel shows the turns
 
 
 @pytest.mark.parametrize("name", list(THEMES))
@@ -84,6 +90,9 @@ def test_text_contrast_is_at_least_4_5_to_1(page, name: str) -> None:
     page.locator(".jp-Notebook .jp-Cell").nth(1).scroll_into_view_if_needed()
     shot(page, f"theme-{name}")
     found = contrast(page, GROUPS)
+    page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).scroll_into_view_if_needed()
+    time.sleep(0.5)  # let the scrolled-to cells paint
+    shot(page, f"theme-{name}-panel")
     for group, result in found.items():
         assert result["count"] > 0, f"{group}: nothing matched"
     low = {g: r for g, r in found.items() if r["min"] < 4.5}
@@ -112,7 +121,8 @@ def test_a_narrow_window_scrolls_code_and_tables_inside_the_answer(page) -> None
         sizes = page.evaluate(
             """() => [...document.querySelectorAll('.jp-OutputArea-output')].map((out) => ({
                 out: [out.scrollWidth, out.clientWidth],
-                answers: [...out.querySelectorAll('.lexilux-answer, .lexilux-history')]
+                answers: [...out.querySelectorAll(
+                    '.lexilux-answer, .lexilux-history, .lexilux-transcript, .lexilux-bubble')]
                     .map((a) => [a.scrollWidth, a.parentElement.clientWidth]),
                 pre: [...out.querySelectorAll('pre')].map((p) => [p.scrollWidth, p.clientWidth]),
             }))"""
@@ -121,6 +131,15 @@ def test_a_narrow_window_scrolls_code_and_tables_inside_the_answer(page) -> None
             assert output["out"][0] <= output["out"][1] + 1, output
             for scroll, room in output["answers"]:
                 assert scroll <= room + 1, output
+        outside = page.evaluate(  # nothing reaches past its output area, clipped or not
+            """() => [...document.querySelectorAll('.jp-OutputArea-output')].flatMap((out) => {
+                const edge = out.getBoundingClientRect().right + 1;
+                return [...out.querySelectorAll('.lexilux-bubble, .lexilux-transcript, pre')]
+                    .filter((el) => el.getBoundingClientRect().right > edge)
+                    .map((el) => el.className + ' ' + Math.round(el.getBoundingClientRect().right));
+            })"""
+        )
+        assert outside == []
         pres = [p for output in sizes for p in output["pre"]]
         assert any(scroll > width for scroll, width in pres), "the long line scrolls in its <pre>"
         shot(page, "theme-narrow")
