@@ -14,7 +14,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
+import pygments
 from markdown_it.common.utils import escapeHtml
+from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.token import (
     Comment,
@@ -31,7 +33,7 @@ from pygments.token import (
 )
 from pygments.util import ClassNotFound
 
-from .style import CODE_BLOCK, CODE_INNER, toward_text, var
+from .style import CODE_BLOCK, CODE_INNER, TOKEN_VARS
 
 __all__ = ["HIGHLIGHT_MAX_CHARS", "highlight_code", "token_style"]
 
@@ -39,37 +41,36 @@ HIGHLIGHT_MAX_CHARS = 200_000
 """Code blocks longer than this are shown unhighlighted (bounded Pygments cost)."""
 
 
-def _colour(name: str, fallback: str, mix: int = 0) -> str:
-    colour = var(f"mirror-editor-{name}-color", fallback)
-    return "color:" + (toward_text(colour, mix) if mix else colour)
+def _colour(name: str) -> str:
+    """A token colour: one of the palette's custom properties, set once on the answer's box
+    (:data:`.style.TOKEN_PALETTE`), so each token carries a few bytes, not the whole colour."""
+    return f"color:var({TOKEN_VARS[name]})"
 
 
-# Fallbacks are JupyterLab's light theme; mix percentages keep 4.5:1 in its light, dark and
-# dark high-contrast themes on --jp-cell-editor-background (checked in tests/e2e/test_themes.py).
-_KEYWORD = _colour("keyword", "#008000") + ";font-weight:bold"
-_STRING = _colour("string", "#ba2121")
-_META = _colour("meta", "#aa22ff", 30)
+_KEYWORD = _colour("keyword") + ";font-weight:bold"
+_STRING = _colour("string")
+_META = _colour("meta")
 _TOKEN_STYLES: dict[_TokenType, str] = {
     Keyword: _KEYWORD,
-    Operator: _colour("operator", "#7800c2"),
+    Operator: _colour("operator"),
     Operator.Word: _KEYWORD,
-    Number: _colour("number", "#008800", 10),
-    Literal: _colour("number", "#008800", 10),
+    Number: _colour("number"),
+    Literal: _colour("number"),
     String: _STRING,
-    Comment: _colour("comment", "#408080", 20) + ";font-style:italic",
+    Comment: _colour("comment") + ";font-style:italic",
     Comment.Preproc: _META,
     Comment.PreprocFile: _META,
     Name.Decorator: _META,
-    Name.Function: _colour("def", "#0000ff", 10),
-    Name.Class: _colour("def", "#0000ff", 10),
-    Name.Builtin: _colour("builtin", "#008000"),
-    Name.Exception: _colour("builtin", "#008000"),
-    Name.Tag: _colour("tag", "#117700", 20),
-    Name.Attribute: _colour("attribute", "#0000cc"),
-    Name.Property: _colour("property", "#0055aa"),
-    Generic.Heading: _colour("header", "#0000ff") + ";font-weight:bold",
-    Generic.Subheading: _colour("header", "#0000ff") + ";font-weight:bold",
-    Generic.Inserted: _colour("keyword", "#008000"),
+    Name.Function: _colour("def"),
+    Name.Class: _colour("def"),
+    Name.Builtin: _colour("builtin"),
+    Name.Exception: _colour("builtin"),
+    Name.Tag: _colour("tag"),
+    Name.Attribute: _colour("attribute"),
+    Name.Property: _colour("property"),
+    Generic.Heading: _colour("header") + ";font-weight:bold",
+    Generic.Subheading: _colour("header") + ";font-weight:bold",
+    Generic.Inserted: _colour("keyword"),
     Generic.Deleted: _STRING,
     Generic.Error: _STRING,
     Generic.Prompt: _KEYWORD,
@@ -130,17 +131,30 @@ def _lexer_for(lang: str) -> Any:
         return None
 
 
-def highlight_code(code: str, lang: str = "", *, highlight: bool = True) -> str:
+_CLASSES = HtmlFormatter(nowrap=True)
+
+
+def highlight_code(
+    code: str, lang: str = "", *, highlight: bool = True, classes: bool = False
+) -> str:
     """A code block as a self-contained ``<pre>``: theme colours, scrolls sideways, never wraps.
 
     Unknown or invalid languages, ``highlight=False`` and huge blocks are escaped plain text.
-    The language name reaches the ``class`` attribute only after validation.
+    The language name reaches the ``class`` attribute only after validation. ``classes=True``
+    gives the live view's lighter form: Pygments' short class names inside ``div.highlight``,
+    which JupyterLab colours with its own theme (its ``jupyterlab_pygments`` stylesheet).
     """
     lang = lang if _LANG_RE.match(lang) else ""
     use_lexer = highlight and lang and len(code) <= HIGHLIGHT_MAX_CHARS
     lexer = _lexer_for(lang.lower()) if use_lexer else None
-    body = _format(lexer.get_tokens(code)) if lexer is not None else escapeHtml(code)
     code_class = f' class="language-{escapeHtml(lang)}"' if lang else ""
+    if classes:
+        body = pygments.highlight(code, lexer, _CLASSES) if lexer is not None else escapeHtml(code)
+        return (
+            f'<div class="highlight lexilux-code"><pre><code{code_class}>{body}</code></pre>'
+            "</div>\n"
+        )
+    body = _format(lexer.get_tokens(code)) if lexer is not None else escapeHtml(code)
     return (
         f'<pre class="lexilux-code" style="{CODE_BLOCK}">'
         f'<code{code_class} style="{CODE_INNER}">{body}</code></pre>\n'

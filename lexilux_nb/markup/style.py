@@ -81,9 +81,36 @@ SUCCESS = toward_text(var("success-color1", "#15803d"), 35)
 WARN = toward_text(var("warn-color1", "#b45309"), 45)
 ERROR = toward_text(var("error-color1", "#b91c1c"), 20)
 
+# Code token colours: JupyterLab's editor palette. Fallbacks are its light theme; the mix
+# percentages keep 4.5:1 in its light, dark and dark high-contrast themes on
+# --jp-cell-editor-background (checked in tests/e2e/test_themes.py).
+TOKEN_COLOURS = {
+    name: toward_text(var(f"mirror-editor-{name}-color", fallback), mix)
+    if mix
+    else var(f"mirror-editor-{name}-color", fallback)
+    for name, fallback, mix in (
+        ("keyword", "#008000", 0),
+        ("operator", "#7800c2", 0),
+        ("number", "#008800", 10),
+        ("string", "#ba2121", 0),
+        ("comment", "#408080", 20),
+        ("meta", "#aa22ff", 30),
+        ("def", "#0000ff", 10),
+        ("builtin", "#008000", 0),
+        ("tag", "#117700", 20),
+        ("attribute", "#0000cc", 0),
+        ("property", "#0055aa", 0),
+        ("header", "#0000ff", 0),
+    )
+}
+TOKEN_VARS = {name: f"--lx-{name[0]}{'r' if name == 'property' else ''}" for name in TOKEN_COLOURS}
+"""The short custom property of each token colour (``--lx-k`` for keyword, …)."""
+TOKEN_PALETTE = ";".join(f"{TOKEN_VARS[name]}:{colour}" for name, colour in TOKEN_COLOURS.items())
+"""Set on every box that holds rendered answers; code tokens refer to it (``var(--lx-…)``)."""
+
 # -- element styles (used by the renderer in .html) --------------------------------------------
 
-ANSWER = "line-height:1.5;overflow-wrap:break-word;max-width:100%;min-width:0"
+ANSWER = f"line-height:1.5;overflow-wrap:break-word;max-width:100%;min-width:0;{TOKEN_PALETTE}"
 PARAGRAPH = "margin:0 0 .75em"
 HEADING_SIZES = {1: "1.6em", 2: "1.35em", 3: "1.15em", 4: "1em", 5: ".95em", 6: ".9em"}
 HEADING = "font-weight:600;line-height:1.25;margin:{top} 0 .45em;font-size:{size}"
@@ -97,15 +124,12 @@ CELL = (
 )
 HEADER_CELL = f"font-weight:600;background:{SUBTLE_BG};" + CELL
 CELL_SEPARATOR = "display:none"
-CODE_BLOCK = (
-    f"background:{CODE_BG};color:{CODE_TEXT};border:1px solid {BORDER};border-radius:4px;"
-    "padding:8px 12px;margin:.6em 0 .9em;overflow-x:auto;white-space:pre;line-height:1.45;"
-    f"font-size:.9em;font-family:{CODE_FONT};max-width:100%;box-sizing:border-box"
+CODE_BLOCK = (  # every code block carries it: kept short (white-space: JupyterLab wraps <pre>)
+    f"background:{CODE_BG};color:{CODE_TEXT};border-radius:4px;padding:8px 12px;"
+    "margin:.6em 0 .9em;overflow-x:auto;white-space:pre;line-height:1.45;font-size:.9em;"
+    f"font-family:{CODE_FONT}"
 )
-CODE_INNER = (
-    "background:none;padding:0;font-size:inherit;font-family:inherit;color:inherit;"
-    "white-space:inherit"
-)
+CODE_INNER = "background:none;padding:0;color:inherit"
 RULE = f"border-top:1px solid {BORDER};margin:1em 0"
 STRIKE = "text-decoration:line-through"
 FOOTER = f"margin-top:.4em;font-size:.85em;color:{MUTED}"

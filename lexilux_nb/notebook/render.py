@@ -54,8 +54,10 @@ class IncrementalRenderer:
         *,
         tail_soft_limit: int = DEFAULT_TAIL_SOFT_LIMIT,
         highlight_open_fence: bool = False,
+        live: bool = False,
     ) -> None:
         self.tail_soft_limit = tail_soft_limit
+        self.live = live  # the live view's lighter HTML (see render_markdown)
         self._untaken: list[str] = []  # committed HTML not yet handed out by take()
         self.commits = 0
         """Committed pieces handed out by :meth:`take` so far."""
@@ -179,7 +181,9 @@ class IncrementalRenderer:
     def _render(self, src: str, env: dict[str, Any], *, highlight_open_fences: bool) -> str:
         self.rendered_chars += len(src)
         self.render_calls += 1
-        return render_markdown(src, env=env, highlight_open_fences=highlight_open_fences)
+        return render_markdown(
+            src, env=env, highlight_open_fences=highlight_open_fences, live=self.live
+        )
 
     def _scan(self) -> None:
         """Scan the complete lines received since the last scan."""
@@ -390,10 +394,10 @@ class LiveRenderer:
     """Throttled incremental updates of a streamed answer and its reasoning.
 
     Each finished block leaves the kernel once; only the unfinished tail is rendered and sent again,
-    so a live view's traffic grows with the answer, not with its square. Now and then an update
-    resets the whole view instead (at 0.25, 0.5, 1 and 2 s of streaming, then every fourfold: 8 s,
-    32 s, ...), so a view that missed messages (its code was still loading) catches up; the growing
-    gaps keep the resets' total under about the answer's size.
+    so a live view's traffic grows with the answer, not with its square. Twice, at 0.5 s and 2 s
+    of streaming, an update resets the whole view instead, so a view that missed the first
+    messages (its code was still loading) catches up; a view that starts later still shows the
+    rest as it comes, and the saved output replaces it at the end.
     """
 
     def __init__(
@@ -401,16 +405,16 @@ class LiveRenderer:
         *,
         interval: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
-        first_reset: float = 0.25,
+        resets: tuple[float, ...] = (0.5, 2.0),
     ) -> None:
         self.sections = {
-            "reasoning": IncrementalRenderer(),
-            "answer": IncrementalRenderer(),
+            "reasoning": IncrementalRenderer(live=True),
+            "answer": IncrementalRenderer(live=True),
         }
         self.throttle = Throttle(interval, clock)
         self._clock = clock
         self._started = clock()
-        self._next_reset = first_reset  # seconds after the start
+        self._resets = list(resets)  # seconds after the start, soonest first
         self._dirty = False
         self.updates = 0
 
@@ -435,9 +439,9 @@ class LiveRenderer:
         """An update now, whatever the throttle says."""
         self._dirty = False
         elapsed = self._clock() - self._started
-        reset = elapsed >= self._next_reset
-        while self._next_reset <= elapsed:
-            self._next_reset *= 2 if self._next_reset < 2 else 4
+        reset = bool(self._resets) and elapsed >= self._resets[0]
+        while self._resets and self._resets[0] <= elapsed:
+            self._resets.pop(0)
         sections: dict[str, tuple[str, str, int]] = {}
         for name, renderer in self.sections.items():
             if not len(renderer):

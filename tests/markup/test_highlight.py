@@ -9,6 +9,7 @@ import pytest
 from pygments.token import Comment, Keyword, Name, Number, String, Token
 
 from lexilux_nb.markup.highlight import highlight_code, token_style
+from lexilux_nb.markup.style import TOKEN_PALETTE
 
 from .corpus import assert_inert, parse_tags
 
@@ -28,11 +29,19 @@ SAMPLES = {
 }
 
 
+PALETTE = dict(item.split(":", 1) for item in TOKEN_PALETTE.split(";"))
+
+
+def resolved(css: str) -> str:
+    """A token's style with the answer box's palette applied (what the browser computes)."""
+    return re.sub(r"var\((--lx-[a-z]+)\)", lambda m: PALETTE[m.group(1)], css)
+
+
 def spans(html: str) -> list[tuple[str, str]]:
-    """(style, text) of every token span."""
+    """(resolved style, text) of every token span."""
     return [
-        (style, unescape(text))
-        for style, text in re.findall(r'<span style="([^"]*)">(.*?)</span>', html, re.S)
+        (resolved(css), unescape(text))
+        for css, text in re.findall(r'<span style="([^"]*)">(.*?)</span>', html, re.S)
     ]
 
 
@@ -47,8 +56,8 @@ def test_every_colour_comes_from_the_theme(lang: str) -> None:
     html = highlight_code(SAMPLES[lang], lang)
     found = spans(html)
     assert len(found) >= 3, html
-    for style, _ in found:
-        for colour in re.findall(r"(?:^|;)color:([^;]*)", style):
+    for css, _ in found:  # palette colours, resolved: the theme's own editor colours
+        for colour in re.findall(r"(?:^|;)color:([^;]*)", css):
             assert colour.startswith(("var(--jp-mirror-editor-", "color-mix(in srgb,var(--jp-")), (
                 colour
             )
@@ -78,6 +87,22 @@ def test_runs_of_one_style_share_a_span_and_whitespace_joins_them() -> None:
 def test_punctuation_takes_the_text_colour_as_in_a_code_cell() -> None:
     html = highlight_code("f(a, [b])\n", "python")
     assert all("(" not in text and "[" not in text for _, text in spans(html))
+
+
+def test_the_palette_is_set_once_on_the_answer_box() -> None:
+    from lexilux_nb.markup.style import wrap_answer
+
+    html = wrap_answer(highlight_code("x = 1\n", "python"))
+    assert html.count("--lx-n:") == 1 and "var(--lx-n)" in html
+    assert "--lx-" not in highlight_code("x = 1\n", "python").split("<code", 1)[0]
+
+
+def test_the_live_form_uses_short_classes_that_jupyterlab_colours() -> None:
+    html = highlight_code("def f(x):\n    return 1\n", "python", classes=True)
+    assert html.startswith('<div class="highlight lexilux-code"><pre>')
+    assert '<span class="k">def</span>' in html and "style=" not in html
+    assert text_of(html) == "def f(x):\n    return 1\n"
+    assert_inert(html)
 
 
 def test_code_is_escaped() -> None:

@@ -183,7 +183,8 @@ def test_python_fence_is_highlighted_with_theme_variables() -> None:
     html = render_markdown("```python\ndef f(x):\n    return '<b>'\n```\n")
     assert html.startswith(f'<pre class="lexilux-code" style="{style.CODE_BLOCK}">')
     assert f'<code class="language-python" style="{style.CODE_INNER}">' in html
-    assert "var(--jp-mirror-editor-keyword-color" in html
+    assert "color:var(--lx-k)" in html  # the answer box's palette: the theme's keyword colour
+    assert "var(--jp-mirror-editor-keyword-color" in style.TOKEN_PALETTE
     assert "class=" not in html.split("<code", 1)[1].split(">", 1)[1]  # no CSS classes
     assert "&lt;b&gt;" in html
     assert "<b>" not in html
@@ -193,9 +194,21 @@ def test_python_fence_is_highlighted_with_theme_variables() -> None:
 def test_code_blocks_scroll_sideways_and_sit_on_the_theme_background() -> None:
     html = render_markdown("```\n" + "x" * 500 + "\n```\n")
     pre = parse_tags(html)[0][1]["style"] or ""
-    assert "overflow-x:auto" in pre and "white-space:pre" in pre and "max-width:100%" in pre
+    assert "overflow-x:auto" in pre and "white-space:pre" in pre  # JupyterLab wraps <pre>
     assert "background:var(--jp-cell-editor-background," in pre
     assert "color:var(--jp-content-font-color1," in pre  # set together with the background
+
+
+def test_the_live_form_is_standard_html_with_the_same_safety() -> None:
+    source = (
+        "## Title\n\nA *b* [x](javascript:alert(1)) <img src=x onerror=alert(2)>\n\n"
+        "| a |\n|---|\n| 1 |\n"
+    )
+    html = render_markdown(source, live=True)
+    assert "<h2>Title</h2>" in html and "<table>" in html and "<em>b</em>" in html
+    assert "javascript:" not in html and "<img" not in html and "&lt;img" in html
+    assert "style=" not in html  # the live view's container styles it (jp-RenderedHTMLCommon)
+    assert_inert(html)
 
 
 def test_unknown_language_is_escaped_plain_text() -> None:

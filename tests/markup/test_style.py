@@ -113,7 +113,9 @@ def test_the_sanitiser_really_escapes_what_we_avoid() -> None:
 def test_colours_come_from_the_theme() -> None:
     for name, html in outputs().items():
         for value in re.findall(r"(?:color|background):([^;\"']*)", html):
-            assert value.startswith(("var(--jp-", "color-mix(", "none", "inherit")), (name, value)
+            allowed = ("var(--jp-", "var(--lx-", "color-mix(", "none", "inherit")
+            assert value.startswith(allowed), (name, value)  # --lx-: the palette, from the theme
+        assert all(c.startswith(("var(--jp-", "color-mix(")) for c in style.TOKEN_COLOURS.values())
 
 
 def test_constants_fit_in_any_quoted_attribute() -> None:
