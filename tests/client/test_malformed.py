@@ -225,3 +225,12 @@ def test_any_completion_is_parsed_or_refused_with_our_error(obj: Any) -> None:
         ]
     with contextlib.suppress(LexiluxError):
         parse_completion(obj)
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_the_key_in_a_malformed_completion_is_not_quoted(path, chat, route):
+    route.respond(200, json={"echo": f"Bearer {API_KEY}", "choices": [{"message": 5}]})
+
+    outcome = await run_path(path, chat, "hi")
+
+    check(outcome.error, '"echo"')
