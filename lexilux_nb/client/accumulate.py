@@ -55,6 +55,7 @@ BLOCK = 256  # pieces joined into one string at a time (keeps memory ~ the answe
 BIG_PIECE = 65536  # a longer piece is counted at once; shorter ones when their block is joined
 ITEM_COST = 100  # what a kept logprob entry, annotation or tool call counts toward the cap
 MAX_FILTER_CATEGORIES = 64
+IDENTITY_PATIENCE = 8  # chunks read in full while a server has not said its id and model
 
 _loads = json.loads
 # json.loads minus its wrappers: about 0.6 µs a chunk (measured; see benchmarks/)
@@ -156,7 +157,10 @@ class StreamAccumulator:
         self._size = 0
         self._choices: dict[int, _Choice] = {}
         self._text0: list[str] = []  # choice 0's text pieces, for the hot path
-        self._hot = False  # choice 0 exists and no raw chunks are kept: plain deltas go fast
+        # Plain deltas of choice 0 skip the general path once it exists, no raw chunks are kept,
+        # and the id and model are known (or have not come in IDENTITY_PATIENCE chunks).
+        self._hot = False
+        self._patience = IDENTITY_PATIENCE
         self._raw: list[Any] = []
         self._prompt_filter: list[Any] = []
         self.usage = Usage()
@@ -252,6 +256,9 @@ class StreamAccumulator:
         if prompt_filter:
             self._prompt_filter += prompt_filter[: MAX_CHOICES - len(self._prompt_filter)]
         choices = obj.get("choices")
+        if not self._hot and 0 in self._choices and not self._keep_raw:
+            self._patience -= 1
+            self._hot = (self.id is not None and self.model is not None) or self._patience <= 0
         if choices is None:
             return None
         if not isinstance(choices, list):
@@ -366,7 +373,6 @@ class StreamAccumulator:
             c = self._choices[index] = _Choice(index)
             if index == 0:
                 self._text0 = c.text.pieces
-                self._hot = not self._keep_raw
         return c
 
     def _add(self, text: _Text, piece: str) -> None:
