@@ -164,6 +164,7 @@ class StreamAccumulator:
         self._raw: list[Any] = []
         self._prompt_filter: list[Any] = []
         self.usage = Usage()
+        self._no_usage = Usage()  # the (empty) usage of every chunk but the last, shared
         self.model: str | None = None
         self.id: str | None = None
         self.finished = False  # the done chunk was produced
@@ -203,12 +204,12 @@ class StreamAccumulator:
                         and not obj.get("usage")
                     ):
                         content = delta.get("content")
-                        if type(content) is str and 0 < len(content) < BIG_PIECE:
+                        if type(content) is str and content and len(content) < BIG_PIECE:
                             pieces = self._text0
                             pieces.append(content)
                             if len(pieces) >= BLOCK:  # sizes are counted per block here
                                 self._seal(self._choices[0].text)
-                            return ChatStreamChunk(content, False, None, Usage(), [], None, None)
+                            return ChatStreamChunk(content, False, None, self._no_usage, [])
             except (AttributeError, TypeError, KeyError):
                 pass  # the general path says what is wrong
         return self._feed_object(obj, data)

@@ -183,7 +183,9 @@ class ChatStreamChunk:
     """One step of a stream. ``done`` is set on exactly one, final chunk.
 
     ``delta``, ``reasoning_content`` and ``refusal`` are pieces of choice ``index``; the done
-    chunk carries choice 0's finish reason and tool calls (every choice is in the result).
+    chunk carries choice 0's finish reason, the usage and choice 0's tool calls (every choice
+    is in the result). The chunks before it share one empty ``usage`` per stream: read it,
+    do not change it.
     """
 
     delta: str = ""

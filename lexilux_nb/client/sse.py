@@ -107,10 +107,16 @@ class SSEDecoder:
             self._bom = False
             if data.startswith(_BOM_BYTES):
                 data = data[len(_BOM_BYTES) :]
-        head = self._split(data, b"\r", b"\n", b"\n\n")
-        if head is None:
+        data = self._split(data, b"\r", b"\n", b"\n\n")
+        if data is None:
             return []
-        return self._events(head.decode("utf-8", "replace"))
+        cut = data.rfind(b"\n\n")  # the rest may end inside a character: it stays bytes
+        head, rest = data[:cut], data[cut + 2 :]
+        if len(head) > self._max_line:  # rare: only then can a complete line be too long
+            self._check_complete(head.split(b"\n\n"), b"\n")
+        if rest:
+            self._grow(rest, b"\n")
+        return self._events(head.decode("utf-8", "replace").split("\n\n"))
 
     def feed(self, text: str) -> list[Event]:
         """Already-decoded text."""
@@ -118,10 +124,16 @@ class SSEDecoder:
             self._bom = False
             if text[0] == _BOM:
                 text = text[1:]
-        head = self._split(text, "\r", "\n", "\n\n")
-        if head is None:
+        data = self._split(text, "\r", "\n", "\n\n")
+        if data is None:
             return []
-        return self._events(head)
+        blocks = data.split("\n\n")
+        rest = blocks.pop()
+        if len(data) > self._max_line:  # rare: only then can a complete line be too long
+            self._check_complete(blocks, "\n")
+        if rest:
+            self._grow(rest, "\n")
+        return self._events(blocks)
 
     def flush(self) -> list[Event]:
         """The body ended. A last event whose final line was complete still counts."""
@@ -145,7 +157,7 @@ class SSEDecoder:
     # -- the shared core (str or bytes alike) -------------------------------------------------
 
     def _split(self, data: Any, cr: Any, lf: Any, blank: Any) -> Any:
-        """Normalise line ends; keep the unfinished event; return the complete part, or None."""
+        """Normalise line ends; buffer a read without a complete event (None), else join it."""
         if self._trailing_cr:  # a CR that ended the previous read may start a CRLF
             data = cr + data
             self._trailing_cr = False
@@ -165,13 +177,7 @@ class SSEDecoder:
             data = data[:0].join(pending)
             pending.clear()
         self._size = self._line = 0
-        cut = data.rfind(blank)
-        head, rest = data[:cut], data[cut + 2 :]
-        if len(head) > self._max_line:  # rare: only then can a complete line be too long
-            self._check_complete(head, lf, blank)
-        if rest:
-            self._grow(rest, lf)
-        return head
+        return data
 
     def _grow(self, piece: Any, lf: Any) -> None:
         self._pending.append(piece)
@@ -183,8 +189,8 @@ class SSEDecoder:
         if self._size > self._max_event:
             self._too_large("an event", self._max_event, piece)
 
-    def _check_complete(self, head: Any, lf: Any, blank: Any) -> None:
-        for block in head.split(blank):
+    def _check_complete(self, blocks: list[Any], lf: Any) -> None:
+        for block in blocks:
             if len(block) > self._max_event:
                 self._too_large("an event", self._max_event, block)
             for line in block.split(lf):
@@ -204,9 +210,9 @@ class SSEDecoder:
         )
 
     @staticmethod
-    def _events(text: str) -> list[Event]:
+    def _events(blocks: list[str]) -> list[Event]:
         events = []
-        for block in text.split("\n\n"):
+        for block in blocks:
             if block:
                 parsed = _parse_block(block.lstrip("\n"))
                 if parsed is not None:
