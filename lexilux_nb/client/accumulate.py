@@ -30,11 +30,14 @@ from .errors import (
     error_from_event,
     redact,
 )
-from .models import ChatResult, ChatStreamChunk, ToolCall, Usage
-from .protocol import (
+from .models import ChatResult, ChatStreamChunk, Usage
+from .responses import (
     MAX_CHOICES,
     SNIPPET_CHARS,
+    ChoiceState,
+    PartialCall,
     ShapeError,
+    Text,
     assemble,
     choice_index,
     identity,
@@ -65,82 +68,6 @@ _EMPTY = object()
 _FOREIGN = (TypeError, KeyError, AttributeError, IndexError, ValueError, RecursionError)
 
 
-class _Text:
-    """A growing string: pieces, joined into blocks of :data:`BLOCK` as they come."""
-
-    __slots__ = ("blocks", "pieces")
-
-    def __init__(self) -> None:
-        self.pieces: list[str] = []
-        self.blocks: list[str] = []
-
-    def value(self) -> str:
-        if not self.blocks:
-            return "".join(self.pieces)
-        return "".join(self.blocks) + "".join(self.pieces)
-
-
-class _Call:
-    __slots__ = ("arguments", "id", "name", "type")
-
-    def __init__(self) -> None:
-        self.id = ""
-        self.name = ""
-        self.type = "function"
-        self.arguments = _Text()
-
-    def build(self) -> ToolCall:
-        return ToolCall(self.id, self.name, self.arguments.value(), self.type)
-
-
-class _Choice:
-    """Everything one choice index has received so far."""
-
-    __slots__ = (
-        "annotations",
-        "by_index",
-        "calls",
-        "content_filter",
-        "finish_reason",
-        "index",
-        "legacy",
-        "logprobs",
-        "reasoning",
-        "refusal",
-        "text",
-    )
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.text = _Text()
-        self.reasoning = _Text()
-        self.refusal = _Text()
-        self.calls: list[_Call] = []
-        self.by_index: dict[int, _Call] = {}  # tool-call delta index -> the call it continues
-        self.legacy: _Call | None = None  # a streamed legacy ``function_call``
-        self.finish_reason: str | None = None
-        self.logprobs: dict[str, Any] | None = None
-        self.annotations: list[Any] = []
-        self.content_filter: dict[str, Any] = {}
-
-    def result(self) -> ChatResult:
-        calls = [call.build() for call in self.calls]
-        logprobs = self.logprobs
-        return ChatResult(
-            text=self.text.value(),
-            finish_reason=normalize_finish_reason(self.finish_reason, has_calls=bool(calls)),
-            tool_calls=calls,
-            reasoning=self.reasoning.value() or None,
-            refusal=self.refusal.value() or None,
-            index=self.index,
-            logprobs=None if logprobs is None else {k: v for k, v in logprobs.items()},
-            annotations=list(self.annotations),
-            content_filter={"content_filter_results": dict(self.content_filter)}
-            if self.content_filter
-            else {},
-        )
-
-
 class StreamAccumulator:
     """Turns one stream's events into :class:`ChatStreamChunk` objects and a :class:`ChatResult`."""
 
@@ -155,7 +82,7 @@ class StreamAccumulator:
         self._keep_raw = keep_raw
         self._max = max_answer_chars
         self._size = 0
-        self._choices: dict[int, _Choice] = {}
+        self._choices: dict[int, ChoiceState] = {}
         self._text0: list[str] = []  # choice 0's text pieces, for the hot path
         # Plain deltas of choice 0 skip the general path once it exists, no raw chunks are kept,
         # and the id and model are known (or have not come in IDENTITY_PATIENCE chunks).
@@ -319,7 +246,7 @@ class StreamAccumulator:
             content, False, None, Usage(), [], reasoning, raw, refusal or None, index
         )
 
-    def _tool_delta(self, c: _Choice, delta: Any, where: str) -> None:
+    def _tool_delta(self, c: ChoiceState, delta: Any, where: str) -> None:
         if not isinstance(delta, Mapping):
             raise ShapeError(f"{where} tool call delta is a {type(delta).__name__}")
         key = opt(delta, "index", int, f"{where} tool call")
@@ -340,13 +267,13 @@ class StreamAccumulator:
             call.type = kind
         self._function_delta(call, delta.get("function"), f"{where} tool call 'function'")
 
-    def _legacy_delta(self, c: _Choice, fn: Any, where: str) -> None:
+    def _legacy_delta(self, c: ChoiceState, fn: Any, where: str) -> None:
         """A streamed legacy ``function_call``: one ToolCall, so finish_reason has its call."""
         if c.legacy is None:
             c.legacy = self._new_call(c)
         self._function_delta(c.legacy, fn, f"{where} 'function_call'")
 
-    def _function_delta(self, call: _Call, fn: Any, where: str) -> None:
+    def _function_delta(self, call: PartialCall, fn: Any, where: str) -> None:
         if fn is None:
             return
         if not isinstance(fn, Mapping):
@@ -362,21 +289,21 @@ class StreamAccumulator:
         if arguments:
             self._add(call.arguments, arguments)
 
-    def _new_call(self, c: _Choice) -> _Call:
+    def _new_call(self, c: ChoiceState) -> PartialCall:
         self._charge(ITEM_COST)
-        call = _Call()
+        call = PartialCall()
         c.calls.append(call)
         return call
 
-    def _choice(self, index: int) -> _Choice:
+    def _choice(self, index: int) -> ChoiceState:
         c = self._choices.get(index)
         if c is None:
-            c = self._choices[index] = _Choice(index)
+            c = self._choices[index] = ChoiceState(index)
             if index == 0:
                 self._text0 = c.text.pieces
         return c
 
-    def _add(self, text: _Text, piece: str) -> None:
+    def _add(self, text: Text, piece: str) -> None:
         if len(piece) >= BIG_PIECE:
             if text.pieces:
                 self._seal(text)
@@ -387,7 +314,7 @@ class StreamAccumulator:
         if len(text.pieces) >= BLOCK:
             self._seal(text)
 
-    def _seal(self, text: _Text) -> None:
+    def _seal(self, text: Text) -> None:
         """Join a text's (short) pieces into one block, and count them toward the cap."""
         block = "".join(text.pieces)
         text.pieces.clear()
@@ -454,7 +381,7 @@ class StreamAccumulator:
 
     # -- ending ------------------------------------------------------------------------------
 
-    def _first(self) -> _Choice | None:
+    def _first(self) -> ChoiceState | None:
         return self._choices[min(self._choices)] if self._choices else None
 
     @property

@@ -26,7 +26,7 @@ from .errors import (
 from .messages import content_text
 from .models import ChatResult, ChatStreamChunk, ToolCall, Usage
 from .options import ChatParams, HistoryOptions
-from .protocol import merge_logprobs
+from .responses import merge_logprobs
 
 # Short on purpose: small models echo their whole answer back when given a long instruction
 # (measured with SmolLM2-135M); large ones follow this one just as well.

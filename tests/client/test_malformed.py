@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from lexilux_nb.client.accumulate import StreamAccumulator
 from lexilux_nb.client.errors import LexiluxError, MalformedResponseError
-from lexilux_nb.client.protocol import parse_completion
+from lexilux_nb.client.responses import parse_completion
 
 from .scenario import PATHS, Scenario, run_path, sse_body, sse_event
 

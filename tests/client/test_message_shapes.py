@@ -112,7 +112,7 @@ def test_no_import_circle_among_the_client_modules() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["messages", "protocol", "options", "accumulate", "sse", "continuation"]
+    "name", ["messages", "protocol", "responses", "options", "accumulate", "sse", "continuation"]
 )
 def test_wire_modules_import_no_presentation_code(name: str) -> None:
     source = (CLIENT / f"{name}.py").read_text()
