@@ -284,12 +284,12 @@ def test_last_user_and_assistant_messages() -> None:
     h.add_user("first").add_assistant("reply")
     h.add_user(
         [
-            {"type": "text", "text": "look at"},
+            {"type": "text", "text": "look at "},
             {"type": "image_url", "image_url": {"url": "u"}},
             {"type": "text", "text": "this"},
         ]
     )
-    assert h.get_last_user_message() == "look at\nthis"
+    assert h.get_last_user_message() == "look at this"  # text parts concatenate, as deltas do
     assert h.get_last_assistant_message() == "reply"
 
 

@@ -204,7 +204,7 @@ class Chat:
         """Send ``messages`` and return the whole answer."""
         req = self.prepare(messages, **options)
         data = self._retrying(lambda: send_json(self._http.sync, req))
-        return parse_completion(data, keep_raw=bool(options.get("return_raw")))
+        return parse_completion(data, keep_raw=bool(options.get("return_raw")), secrets=req.secrets)
 
     call = __call__
 
@@ -222,7 +222,7 @@ class Chat:
         """Async :meth:`__call__`."""
         req = self.prepare(messages, **options)
         data = await self._aretrying(lambda: asend_json(self._http.async_, req))
-        return parse_completion(data, keep_raw=bool(options.get("return_raw")))
+        return parse_completion(data, keep_raw=bool(options.get("return_raw")), secrets=req.secrets)
 
     def astream(self, messages: Any, **options: Unpack[HistoryOptions]) -> AsyncStreamingIterator:
         """Async :meth:`stream`: ``async for`` it directly, or ``await`` it first to connect."""

@@ -1,4 +1,8 @@
-"""Auto-continuation of answers cut off by ``max_tokens``, as a pure state machine.
+"""Auto-continuation of answers cut off by a token cap, as a pure state machine.
+
+The cap is ``max_tokens`` or ``max_completion_tokens`` (OpenAI's name, what its reasoning
+models take): either way a cut answer ends with ``finish_reason == "length"``, which is all
+the machine looks at. Continuation extends one answer, so ``n`` must be 1.
 
 :class:`Continuation` decides what to send next and how to stitch; the four drivers in
 ``chat.py`` (sync/async × streaming/not) only perform its :class:`Round` requests and report
@@ -19,9 +23,10 @@ from .errors import (
     LexiluxError,
     ValidationError,
 )
-from .history_export import content_text
+from .messages import content_text
 from .models import ChatResult, ChatStreamChunk, ToolCall, Usage
-from .options import HistoryOptions
+from .options import ChatParams, HistoryOptions
+from .responses import merge_logprobs
 
 # Short on purpose: small models echo their whole answer back when given a long instruction
 # (measured with SmolLM2-135M); large ones follow this one just as well.
@@ -79,6 +84,10 @@ def split_options(options: Mapping[str, Any]) -> tuple[ContinueSettings, dict[st
             f"on_error must be 'raise' or 'return_partial', got {settings.on_error!r}"
         )
     _check_delay(settings.continue_delay)
+    params = rest.get("params")
+    choices = rest.get("n") or (params.n if isinstance(params, ChatParams) else None)
+    if choices is not None and choices != 1:
+        raise ValidationError(f"continuation extends one answer: n must be 1, got {choices!r}")
     if not (isinstance(settings.continue_prompt, str) or callable(settings.continue_prompt)):
         raise ValidationError(
             "continue_prompt must be a string or a callable "
@@ -296,25 +305,30 @@ class Continuation:
         usage = Usage()
         calls: list[ToolCall] = []
         reasoning = []
+        logprobs: dict[str, Any] | None = None
         for r in rounds + ([self._cut] if self._cut is not None else []):
             usage = usage + r.usage
             calls += r.tool_calls
             if r.reasoning:
                 reasoning.append(r.reasoning)
+            logprobs = merge_logprobs(logprobs, r.logprobs, "round")
         first = rounds[0] if rounds else ChatResult()
         last = rounds[-1] if rounds else ChatResult()
-        return replace(
+        answer = replace(
             first,
             text=self.text,
             finish_reason=last.finish_reason,
             usage=usage,
             tool_calls=calls,
             reasoning="".join(reasoning) or None,
+            logprobs=logprobs,
             raw={"rounds": [r.raw for r in rounds]} if any(r.raw for r in rounds) else None,
             continues=self.continues,
             truncated=truncated,
             interrupted=self._cut is not None or any(r.interrupted for r in rounds),
+            choices=[],
         )
+        return _one_choice(answer)
 
     def _progress(self, finish_reason: str | None, *, done: bool, truncated: bool = False) -> None:
         hook = self._settings.on_progress
@@ -357,11 +371,11 @@ class ShownRounds:
         if chunk.done:
             return None
         text = self._trimmer.feed(chunk.delta) if chunk.delta else ""
-        if not (text or chunk.reasoning_content):
+        if not (text or chunk.reasoning_content or chunk.refusal):
             return None
         self._shown.append(text)
         return ChatStreamChunk(
-            text, False, None, chunk.usage, [], chunk.reasoning_content, chunk.raw
+            text, False, None, chunk.usage, [], chunk.reasoning_content, chunk.raw, chunk.refusal
         )
 
     def end_round(self, error: LexiluxError | None = None) -> ChatStreamChunk | None:
@@ -384,4 +398,12 @@ class ShownRounds:
         """The final answer, or before the end every round so far, as shown."""
         if self._final is not None:
             return self._final
-        return replace(self._machine.merged(truncated=True), text="".join(self._shown))
+        return _one_choice(replace(self._machine.merged(truncated=True), text="".join(self._shown)))
+
+
+def _one_choice(answer: ChatResult) -> ChatResult:
+    """The stitched answer is the one choice it continued: ``choices`` says so."""
+    answer.choices = [
+        replace(answer, usage=Usage(), raw=None, tool_calls=list(answer.tool_calls), choices=[])
+    ]
+    return answer

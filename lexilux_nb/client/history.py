@@ -26,11 +26,10 @@ from typing import Any, overload
 
 from . import history_export as export
 from .errors import ValidationError
+from .messages import ROLES, check_message
 from .models import ChatResult, ToolCall, Usage
-from .protocol import check_message
 from .tokens import TokenCounter, default_counter
 
-ROLES = ("system", "developer", "user", "assistant", "tool")
 FORMAT = "lexilux_nb.history"
 VERSION = 1
 SAVE_FORMATS = (".json", ".md", ".html", ".txt")
@@ -186,6 +185,9 @@ class ChatHistory(Sequence[Message]):
             meta["response_id"] = result.id
         meta.update(metadata)
         content = result.text if result.text or not result.tool_calls else None
+        if result.refusal:  # OpenAI's assistant message carries a refusal in its own field
+            refused = {"role": "assistant", "content": content, "refusal": result.refusal}
+            return self._append(refused, meta)
         return self.add_assistant(content, tool_calls=result.tool_calls or None, **meta)
 
     # -- reading ---------------------------------------------------------------------------------

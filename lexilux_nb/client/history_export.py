@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .messages import content_text as content_text  # the one content -> text rule
+
 ROLE_LABELS = {
     "system": "System",
     "developer": "Developer",
@@ -37,40 +39,6 @@ _ROLE_COLORS = {
 }
 
 Message = Mapping[str, Any]
-
-
-def _part_placeholder(part: Mapping[str, Any]) -> str:
-    kind = str(part.get("type") or "part")
-    if kind == "image_url":
-        image = part.get("image_url")
-        url = image.get("url") if isinstance(image, Mapping) else image
-        url = str(url or "")
-        if url.startswith("data:"):  # a base64 payload is useless on screen and can be megabytes
-            url = url.split(",", 1)[0] + ",…"
-        return f"[image: {url}]"
-    if kind == "input_audio":
-        return "[audio]"
-    return f"[{kind}]"
-
-
-def content_text(content: Any, *, placeholders: bool = True) -> str:
-    """The readable text of any message content; non-text parts become ``[image: url]`` etc."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Sequence):
-        pieces: list[str] = []
-        for part in content:
-            if isinstance(part, Mapping) and part.get("type", "text") == "text":
-                pieces.append(str(part.get("text") or ""))
-            elif isinstance(part, Mapping):
-                if placeholders:
-                    pieces.append(_part_placeholder(part))
-            elif isinstance(part, str):
-                pieces.append(part)
-        return "\n".join(pieces)
-    return str(content)
 
 
 def tool_call_info(call: Any) -> tuple[str, str, str]:

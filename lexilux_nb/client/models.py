@@ -105,7 +105,20 @@ class ToolCall:
 
 @dataclass(slots=True)
 class ChatResult:
-    """A whole answer. ``str(result)`` is its text."""
+    """A whole answer. ``str(result)`` is its text.
+
+    With ``n > 1`` the server sends several answers (choices): ``choices`` holds one result per
+    choice index (text, finish reason, tool calls, reasoning, refusal, logprobs, annotations),
+    and the result's own fields are those of choice 0. ``usage`` covers the whole response and
+    is only on the result, not on each choice; ``choices`` of a choice is empty.
+
+    ``refusal`` is the model's refusal message (OpenAI's ``message.refusal``): a refused answer
+    has an empty ``text`` and a non-empty ``refusal``. ``annotations`` are the message's
+    annotations (e.g. ``url_citation``). ``content_filter`` is Azure OpenAI's filter report:
+    ``content_filter_results`` (category → result, merged over a stream; a category once
+    filtered stays filtered) and, on the result, ``prompt_filter_results`` (about the prompt).
+    An answer stopped by a filter has ``finish_reason == "content_filter"``.
+    """
 
     text: str = ""
     finish_reason: FinishReason | None = None
@@ -118,6 +131,12 @@ class ChatResult:
     continues: int = 0
     truncated: bool = False
     interrupted: bool = False
+    refusal: str | None = None
+    index: int = 0
+    logprobs: dict[str, Any] | None = None
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    content_filter: dict[str, Any] = field(default_factory=dict)
+    choices: list[ChatResult] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
         return self.text
@@ -129,6 +148,17 @@ class ChatResult:
     @property
     def has_reasoning(self) -> bool:
         return bool(self.reasoning)
+
+    @property
+    def filtered(self) -> bool:
+        """A content filter stopped the answer or flagged a category of it (or of the prompt)."""
+        if self.finish_reason == "content_filter":
+            return True
+        reports = list((self.content_filter.get("content_filter_results") or {}).values())
+        for prompt in self.content_filter.get("prompt_filter_results") or ():
+            if isinstance(prompt, dict):
+                reports += list((prompt.get("content_filter_results") or {}).values())
+        return any(isinstance(r, dict) and r.get("filtered") for r in reports)
 
     def _repr_markdown_(self) -> str:
         from ..markup.escape import inert_markdown
@@ -150,7 +180,13 @@ class ChatResult:
 
 @dataclass(slots=True)
 class ChatStreamChunk:
-    """One step of a stream. ``done`` is set on exactly one, final chunk."""
+    """One step of a stream. ``done`` is set on exactly one, final chunk.
+
+    ``delta``, ``reasoning_content`` and ``refusal`` are pieces of choice ``index``; the done
+    chunk carries choice 0's finish reason, the usage and choice 0's tool calls (every choice
+    is in the result). The chunks before it share one empty ``usage`` per stream: read it,
+    do not change it.
+    """
 
     delta: str = ""
     done: bool = False
@@ -159,6 +195,8 @@ class ChatStreamChunk:
     tool_calls: list[ToolCall] = field(default_factory=list)
     reasoning_content: str | None = None
     raw: dict[str, Any] | None = None
+    refusal: str | None = None
+    index: int = 0  # the choice this delta belongs to (0 unless n > 1)
 
     @property
     def reasoning(self) -> str:

@@ -75,7 +75,7 @@ def ending_of(outcome: Outcome) -> str:
         return "stopped"
     if outcome.state == "failed":
         return "failed"
-    if getattr(result, "refusal", None):
+    if result.refusal:
         return "refused"
     if result.truncated:
         return "still cut at the token limit"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..client.errors import mask_secret
-from ..client.history_export import content_text
+from ..client.messages import content_text
 from ..client.transport import PreparedRequest
 from .config import Endpoint
 

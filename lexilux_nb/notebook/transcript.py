@@ -11,7 +11,7 @@ import html
 from typing import Any
 
 from ..client.history import ChatHistory
-from ..client.history_export import content_text
+from ..client.messages import content_text
 from ..client.models import ChatResult, Usage
 from ..engine import Outcome, State, footer_of
 from ..markup import style

@@ -71,7 +71,7 @@ def answer_bundle(
     result = outcome.result
     source = as_markdown(result.text, fmt)
     foot = outcome.footer.text
-    refusal = getattr(result, "refusal", None)
+    refusal = result.refusal
     body = notices_html(notices)
     if result.reasoning:
         body += reasoning_block(render_markdown(result.reasoning))
@@ -203,7 +203,7 @@ class TerminalView:
 
     def finish(self, outcome: Outcome) -> Show:
         result = outcome.result
-        refusal = getattr(result, "refusal", None)
+        refusal = result.refusal
         lines = f"\n[the model refused: {refusal}]" if refusal else ""
         if outcome.state == "failed" and not result.text:
             text = "\n" if self._wrote else ""
