@@ -12,8 +12,7 @@ import pytest
 
 from lexilux_nb.client import tokens as tokens_module
 from lexilux_nb.client.errors import ValidationError
-from lexilux_nb.client.history import ChatHistory
-from lexilux_nb.client.history_export import plain_text
+from lexilux_nb.client.history import ChatHistory, plain_text
 from lexilux_nb.client.models import ChatResult, ToolCall, Usage
 from lexilux_nb.client.tokens import estimate_tokens
 
