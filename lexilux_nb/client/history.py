@@ -115,11 +115,24 @@ class ChatHistory(Queries, Exports, Sequence[Message]):
 
     @classmethod
     def _build(
-        cls, system: str | None, messages: Sequence[Message], meta: Sequence[dict[str, Any]]
+        cls,
+        system: str | None,
+        messages: Sequence[Message],
+        meta: Sequence[dict[str, Any]],
+        *,
+        shared: bool = True,
     ) -> ChatHistory:
-        """A new history from already-validated parts (deep-copied, no system lifting)."""
+        """A new history from already-validated parts (no system lifting).
+
+        ``shared``: the parts come from a history's state, whose dicts are never changed in
+        place, so the new history may hold the same dicts (a clone costs a list copy, not a deep
+        copy); otherwise (caller's data) they are deep-copied.
+        """
         new = cls(system)
-        new._state = (copy.deepcopy(list(messages)), copy.deepcopy(list(meta)))
+        if shared:
+            new._state = (list(messages), list(meta))
+        else:
+            new._state = (copy.deepcopy(list(messages)), copy.deepcopy(list(meta)))
         return new
 
     @classmethod
@@ -302,7 +315,7 @@ class ChatHistory(Queries, Exports, Sequence[Message]):
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def clone(self) -> ChatHistory:
-        """A deep copy: changing one never changes the other."""
+        """A copy: changing one never changes the other."""
         return self.snapshot()
 
     def pop(self) -> Message:
@@ -341,7 +354,7 @@ class ChatHistory(Queries, Exports, Sequence[Message]):
 
     def splice(self, start: int, stop: int, other: ChatHistory) -> None:
         """Replace messages ``start:stop`` in place with ``other``'s messages and metadata."""
-        new_messages, new_meta = copy.deepcopy(other._state)
+        new_messages, new_meta = other._state  # never changed in place: safe to share
         with self._lock:
             messages, meta = self._state
             if not 0 <= start <= stop <= len(messages):
@@ -395,7 +408,7 @@ class ChatHistory(Queries, Exports, Sequence[Message]):
             return cls.from_messages(data)
         system, raw, meta = io.check_dict(data)
         messages = [_check_message(i, m) for i, m in enumerate(raw)]
-        return cls._build(_check_system(system), messages, meta)
+        return cls._build(_check_system(system), messages, meta, shared=False)
 
     @classmethod
     def from_json(cls, text: str) -> ChatHistory:

@@ -49,6 +49,8 @@ class Queries:
             system: str | None,
             messages: Sequence[Message],
             meta: Sequence[dict[str, Any]],
+            *,
+            shared: bool = True,
         ) -> _H: ...
 
     @staticmethod
