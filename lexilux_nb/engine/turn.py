@@ -5,6 +5,10 @@
 - A turn carrying a ``key`` (the cell id JupyterLab sends) replaces the turn recorded under that key
   last time, in place, so later turns stay where they are; the answer is generated with only the
   turns before it as context.
+- Recording is one change of the history (:meth:`ChatHistory.put_round`, under its lock, the
+  new state swapped in by one assignment) with Ctrl-C held back, so the panel's loop thread and
+  a cell can record into the same history, and an interrupt leaves the turn wholly recorded or
+  not at all.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from ..client.history import ChatHistory
 from ..client.models import ChatResult
+from .interrupts import deferred_interrupts
 from .watch import history_changed
 
 KEY = "cell_id"  # the metadata field of a turn's user message that holds its key
@@ -47,7 +52,7 @@ class Turn:
         turn = ChatHistory()
         turn.add_user(self.prompt, **({KEY: self.key} if self.key else {}))
         turn.append_result(result, **metadata)
-        span = self._old_span() or (len(self.history), len(self.history))
-        self.history.splice(span[0], span[1], turn)
+        with deferred_interrupts(reraise=False):  # the turn is over: a Ctrl-C now changes nothing
+            self.history.put_round(turn, **({KEY: self.key} if self.key else {}))
         history_changed(self.history)
         return True

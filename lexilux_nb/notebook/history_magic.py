@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
+import warnings
 from collections.abc import MutableMapping
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 
 from ..client.errors import LexiluxError
-from ..client.history import ChatHistory
+from ..client.history import ChatHistory, SaveWarning
 from .namespace import find_histories, get_history
 
 
@@ -26,16 +28,20 @@ def _parser(line: str) -> None:
     """%chat_history [NAME] [--show | --clear | --pop | --save PATH | --load PATH | --list]"""
 
 
-def _unquote(value: str | None) -> str | None:
-    """IPython's non-POSIX argument split keeps the quotes of ``--save "my chats.json"``."""
-    if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
+def split(line: str) -> list[str]:
+    """Shell-like words: ``"my chats.json"`` and ``'my chats.json'`` are one word each (quotes
+    removed); backslashes stay as typed, so Windows paths work."""
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.escape = ""
+    try:
+        return list(lexer)
+    except ValueError as exc:  # "No closing quotation"
+        raise UsageError(f"%chat_history: {exc} in {line!r}") from None
 
 
 def history_command(namespace: MutableMapping[str, Any], line: str, *, default: str) -> None:
-    args = parse_argstring(_parser, line)
-    args.save, args.load = _unquote(args.save), _unquote(args.load)
+    args = _parser.parser.parse_args(split(line))
     actions = [a for a in ("clear", "pop", "save", "load", "list") if getattr(args, a)]
     if len(actions) > 1:
         raise UsageError(f"%chat_history takes one action at a time, got {actions}")
@@ -62,8 +68,12 @@ def history_command(namespace: MutableMapping[str, Any], line: str, *, default: 
             removed = history.remove_last_round()
             print(f"removed {len(removed)} message(s) from {name}")
         elif args.save:
-            path = history.save(args.save)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", SaveWarning)
+                path = history.save(args.save)
             print(f"saved {name} to {path}")
+            for warning in caught:  # odd characters: a notice, the file is saved
+                print(f"note: {warning.message}")
         else:
             display(history)
     except (LexiluxError, OSError) as exc:

@@ -79,7 +79,7 @@ class Transcript:
 
     def history(self, history: ChatHistory) -> str:
         parts = []
-        snapshot = history.clone()  # one consistent read, whatever another thread does meanwhile
+        snapshot = history.snapshot()  # one consistent read, whatever other threads write
         for i, message in enumerate(snapshot):
             meta = snapshot.metadata(i)
             role = str(message["role"])

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lexilux_nb.client import history_export
 from lexilux_nb.client.history import ChatHistory
 from lexilux_nb.client.messages import ROLES, content_text
+from lexilux_nb.notebook import history_view as history_export
 
 from .scenario import PATHS, run_path, sse_body, sse_response
 

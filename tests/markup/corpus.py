@@ -186,3 +186,27 @@ _MISTUNE = mistune.create_markdown(escape=False, plugins=["table", "strikethroug
 def mistune_render(markdown: str) -> str:
     """nbconvert's markdown renderer (mistune), raw HTML on."""
     return str(_MISTUNE(markdown))
+
+
+HOSTILE_HISTORIES = {
+    # an earlier answer cut off inside a code fence, then a later answer with HTML code (issue 17)
+    "cut fence then html code": [
+        ("user", "page?", {}),
+        ("assistant", "Sure:\n\n```html\n<p>cut off", {"model": "m"}),
+        ("user", "again", {}),
+        ("assistant", "Fixed:\n\n```\n<img src=x onerror=alert(1)>\n```\n<b>x</b>", {}),
+    ],
+    # a hostile model name interpolated into the header line
+    "hostile model name": [
+        ("user", "hi", {}),
+        ("assistant", "*answer* `<code>`", {"model": "m*`<img src=x onerror=alert(2)>`*\n\n```"}),
+        ("assistant", "<script>alert(3)</script>", {"model": "</em><svg onload=alert(4)>"}),
+    ],
+    # an entity-encoded javascript: link, and one split by a control character
+    "entity-encoded link": [
+        ("user", "link?", {}),
+        ("assistant", "[x](&#106;avascript&#58;alert(5)) [y](java&#x09;script:alert(6))", {}),
+        ("assistant", "[z]: &#x6A;avascript:alert(7)\n\n[z]", {}),
+    ],
+}
+"""Conversations as ``(role, content, metadata)`` whose markdown transcript must stay inert."""

@@ -155,6 +155,51 @@ def test_save_to_a_path_with_spaces(chatted: ChatHistory, run: Any, tmp_path: Pa
 
 
 @pytest.mark.parametrize(
+    "spelled",
+    ['--save "{p}" ', "--save '{p}'", '--save="{p}"', "--save='{p}'", 'chat_history --save "{p}"'],
+)
+def test_quoted_paths_with_spaces_save_and_load(
+    chatted: ChatHistory, run: Any, shell: Any, tmp_path: Path, spelled: str
+) -> None:
+    path = tmp_path / "my chats" / "it's a b.json" if "'{p}'" not in spelled else None
+    path = path or tmp_path / "my chats" / "a  b.json"  # two spaces survive the split
+    path.parent.mkdir()
+    ran = ok(run("%chat_history " + spelled.format(p=path)))
+    assert f"saved chat_history to {path}" in ran.stdout
+    load = spelled.replace("--save", "restored --load").replace("chat_history restored", "restored")
+    ok(run("%chat_history " + load.format(p=path)))
+    assert shell.user_ns["restored"] == chatted
+
+
+def test_a_tilde_path_is_the_home_directory(
+    chatted: ChatHistory, run: Any, shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ran = ok(run('%chat_history --save "~/my chats.json"'))
+    assert (tmp_path / "my chats.json").is_file()
+    assert str(tmp_path / "my chats.json") in ran.stdout
+    ok(run("%chat_history again --load '~/my chats.json'"))
+    assert shell.user_ns["again"] == chatted
+
+
+def test_an_unbalanced_quote_is_a_usage_error(chatted: ChatHistory, run: Any) -> None:
+    ran = run('%chat_history --save "oops.json')
+    assert isinstance(ran.error, UsageError)
+    assert "quotation" in str(ran.error)
+
+
+def test_odd_characters_are_saved_with_a_notice(
+    chatted: ChatHistory, run: Any, tmp_path: Path
+) -> None:
+    chatted.add_assistant("half a pair: \ud83d")
+    path = tmp_path / "h.md"
+    path.write_text("old", encoding="utf-8")
+    ran = ok(run(f"%chat_history --save {path}"))
+    assert "note: 1 character(s)" in ran.stdout and "U+FFFD" in ran.stdout
+    assert "half a pair: \ufffd" in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
     ("line", "needle"),
     [
         ("missing", "no chat history named 'missing'"),

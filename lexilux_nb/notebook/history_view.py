@@ -1,17 +1,20 @@
 """Pure renderers for :class:`~lexilux_nb.client.history.ChatHistory`: text, Markdown and HTML.
 
-Kept apart from the history itself so the container stays small and these stay pure functions of
-``(system, messages, metadata)``. Every renderer must cope with any content a message may hold
+Kept out of ``client/`` (which loads no markdown library) and apart from the history itself, so
+the container stays small and these stay pure functions of ``(system, messages, metadata)``;
+``ChatHistory``'s export and display methods import this module when they run. Every renderer
+must cope with any content a message may hold
 (``None``, a string, a list of content parts), because a history is usually displayed exactly when
 something odd came back from a model.
 
-Safety rule: model text is untrusted. In HTML every piece of it goes through :func:`html.escape`;
+Safety rule: model text is untrusted. In HTML, message bodies are rendered as markdown by
+:func:`lexilux_nb.markup.html.render_markdown` (inert, highlighted code, theme colours) and every
+other piece goes through :func:`html.escape`;
 in Markdown meant for a notebook (``escape_html=True``) every body goes through
 :func:`lexilux_nb.markup.escape.inert_markdown` and every field (role, model and tool names, ids)
 through :func:`~lexilux_nb.markup.escape.inert_text`, so the transcript renders inert even with
 raw HTML on. Tool arguments and tool results go into code fences longer than any backtick run
-inside them, which Markdown renderers always show literally. The presentation modules are
-imported only when a renderer runs: the client loads no markdown library.
+inside them, which Markdown renderers always show literally.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .messages import content_text as content_text  # the one content -> text rule
+from ..client.messages import content_text
+from ..markup.style import MUTED, SUBTLE_BG, toward_text, var, wrap_answer
 
 ROLE_LABELS = {
     "system": "System",
@@ -55,16 +59,6 @@ def tool_call_info(call: Any) -> tuple[str, str, str]:
         except ValueError:
             return (name, str(call.get("id") or ""), args)
     return (name, str(call.get("id") or ""), json.dumps(args, indent=2, ensure_ascii=False))
-
-
-def plain_text(message: Message) -> str:
-    """Text that counts toward tokens and searches: content text plus tool-call names/arguments."""
-    pieces = [content_text(message.get("content"), placeholders=False)]
-    for call in message.get("tool_calls") or ():
-        fn = call.get("function") if isinstance(call, Mapping) else None
-        if isinstance(fn, Mapping):
-            pieces.append(f"{fn.get('name') or ''} {fn.get('arguments') or ''}")
-    return "\n".join(p for p in pieces if p)
 
 
 def _label(message: Message) -> str:
@@ -143,8 +137,6 @@ def to_text(system: str | None, messages: Sequence[Message]) -> str:
 
 
 def _role_color(role: str) -> str:
-    from ..markup.style import MUTED, toward_text, var
-
     if role not in _ROLE_COLORS:
         return MUTED
     name, fallback, mix = _ROLE_COLORS[role]
@@ -152,8 +144,6 @@ def _role_color(role: str) -> str:
 
 
 def _html_message(label: str, role: str, note: str, body: str, pad: str) -> str:
-    from ..markup.style import MUTED
-
     color = _role_color(role)
     meta = f' <span style="font-weight:400;color:{MUTED}">{note}</span>' if note else ""
     return (
@@ -171,18 +161,18 @@ def to_html(
     compact: bool = False,
     document: bool = False,
 ) -> str:
-    """An HTML transcript with inline styles only, every piece of text escaped."""
-    from ..markup.style import MUTED, SUBTLE_BG
+    """An HTML transcript with inline styles only: bodies rendered as inert markdown, every other
+    piece of text escaped."""
+    from ..markup.html import render_markdown
 
     pad = "2px 8px" if compact else "6px 12px"
-    text_style = "white-space:pre-wrap;overflow-wrap:anywhere"
     pre_style = (
         f"margin:4px 0;padding:6px;background:{SUBTLE_BG};"
         "white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85em"
     )
     items: list[str] = []
     if system:
-        body = f'<div style="{text_style}">{html.escape(system)}</div>'
+        body = wrap_answer(render_markdown(system))
         items.append(_html_message("System", "system", "", body, pad))
     for message, meta in zip(messages, metadata, strict=False):
         role = str(message.get("role"))
@@ -194,7 +184,7 @@ def to_html(
         if role == "tool":
             body = f'<pre style="{pre_style}">{html.escape(text)}</pre>'
         else:
-            body = f'<div style="{text_style}">{html.escape(text)}</div>' if text else ""
+            body = wrap_answer(render_markdown(text)) if text else ""
         for call in message.get("tool_calls") or ():
             name, call_id, args = tool_call_info(call)
             title = f"→ tool call {name}" + (f" ({call_id})" if call_id else "")

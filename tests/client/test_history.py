@@ -12,10 +12,11 @@ import pytest
 
 from lexilux_nb.client import tokens as tokens_module
 from lexilux_nb.client.errors import ValidationError
-from lexilux_nb.client.history import ChatHistory
-from lexilux_nb.client.history_export import plain_text
+from lexilux_nb.client.history import ChatHistory, plain_text
 from lexilux_nb.client.models import ChatResult, ToolCall, Usage
 from lexilux_nb.client.tokens import estimate_tokens
+
+from .conftest import tool_history
 
 XSS = "<script>alert('x')</script>"
 
@@ -23,20 +24,6 @@ XSS = "<script>alert('x')</script>"
 def words(text: str) -> int:
     """A deterministic counter: one token per whitespace-separated word."""
     return len(text.split())
-
-
-def tool_history() -> ChatHistory:
-    """Three rounds; the middle one calls a tool."""
-    h = ChatHistory(system="sys")
-    h.add_user("one")
-    h.add_assistant("first answer")
-    h.add_user("weather please")
-    h.add_assistant(None, tool_calls=[ToolCall("call_1", "get_weather", '{"city": "Paris"}')])
-    h.add_tool_result("call_1", {"temp": 20}, name="get_weather")
-    h.add_assistant("It is 20 degrees")
-    h.add_user("three")
-    h.add_assistant("third answer")
-    return h
 
 
 # -- construction ------------------------------------------------------------------------------
