@@ -8,6 +8,7 @@ runs the shared retry flow around one transport attempt.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -62,8 +63,17 @@ def _timeout(total: float | None, connect: float | None, read: float | None) -> 
         ("connect_timeout_s", connect),
         ("read_timeout_s", read),
     ):
-        if value is not None and (isinstance(value, bool) or value <= 0):
-            raise ValidationError(f"{name} must be a positive number of seconds, got {value!r}")
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ValidationError(
+                f"{name} must be a finite positive number of seconds, got {value!r}"
+            )
     return httpx.Timeout(
         default,
         connect=default if connect is None else connect,

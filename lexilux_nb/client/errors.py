@@ -54,8 +54,26 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         # a header value such as "Bearer sk-..." also hides its bare token
         for part in (secret, secret.rpartition(" ")[2]):
             if len(part) >= 4:
-                text = text.replace(part, mask_secret(part))
+                for form in _encoded_forms(part):
+                    text = text.replace(form, mask_secret(part))
     return text
+
+
+def _encoded_forms(secret: str) -> tuple[str, ...]:
+    """The secret as it appears plain, JSON-escaped (``\\/``, ``\\uXXXX``) and URL-encoded."""
+    from urllib.parse import quote
+
+    json_form = json.dumps(secret)[1:-1]
+    forms = {
+        secret,
+        json_form,
+        json_form.replace("/", "\\/"),
+        json.dumps(secret, ensure_ascii=True)[1:-1],
+        "".join(f"\\u{ord(c):04x}" for c in secret),
+        quote(secret, safe=""),
+        quote(secret),
+    }
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 class LexiluxError(Exception):
