@@ -95,3 +95,46 @@ def run_tools(
             out.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
     out.rounds_exhausted = True
     return out
+
+
+async def arun_tools(
+    chat: Any,
+    messages: Any,
+    tools: Any,
+    approve: Any = "never",
+    max_tool_rounds: int = 8,
+    **options: Any,
+) -> ToolLoopResult:
+    """Async driver: the same flow; sync tools run in a worker thread."""
+    table = {t.name: t for t in as_tools(tools)}
+    specs = [t.spec for t in table.values()]
+    history = ChatHistory.from_messages(messages)
+    out = ToolLoopResult(ChatResult())
+    for round_no in range(max_tool_rounds + 1):
+        result = await chat.acall(None, history=history, tools=specs, **options)
+        out.result = result
+        if not result.tool_calls:
+            return out
+        if round_no >= max_tool_rounds:
+            break
+        history.add_assistant(result.text or None, tool_calls=result.tool_calls)
+        out.messages.append(_assistant(result))
+        for call in result.tool_calls:
+            out.calls.append(call)
+            plan = _prepare(call, table, approve)
+            if isinstance(plan, tuple):
+                tool, args = plan
+                try:
+                    if tool.is_async:
+                        value = await tool.function(**args)
+                    else:
+                        value = await asyncio.to_thread(tool.function, **args)
+                    text = _text(value)
+                except Exception as exc:
+                    text = f"error: {type(exc).__name__}: {exc}"
+            else:
+                text = plan
+            history.add_tool_result(call.id, text)
+            out.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
+    out.rounds_exhausted = True
+    return out

@@ -78,3 +78,20 @@ def test_edit_and_round_limit() -> None:
     assert out.rounds_exhausted
     assert out.messages[1]["content"] == "10"
     assert len(out.calls) == 2
+
+
+def test_async_driver_same_messages() -> None:
+    import asyncio
+
+    from lexilux_nb.client.toolloop import arun_tools
+
+    with FakeOpenAIServer(model="m") as server:
+        server.queue(
+            Reply(tool_calls=[_call("c1", "add", '{"a": 2}'), _call("c2", "boom", "{}")]),
+            Reply(text="done"),
+        )
+        chat = Chat(base_url=server.base_url, model="m")
+        out = asyncio.run(arun_tools(chat, "go", [add, boom], approve="always"))
+    assert str(out) == "done"
+    assert next(m.get("content") for m in out.messages[1:]) == "3"
+    assert "kaput" in out.messages[2]["content"]
