@@ -31,9 +31,9 @@ def test_order_preserved(mode: str) -> None:
         chat = Chat(base_url=server.base_url, model="m", max_retries=0)
         prompts = [f"p{i}" for i in range(12)]
         if mode == "sync":
-            results = map_items(chat, prompts, concurrency=4)
+            results = chat.map(prompts, concurrency=4)
         else:
-            results = asyncio.run(amap(chat, prompts, concurrency=4))
+            results = asyncio.run(chat.amap(prompts, concurrency=4))
         assert len(results) == 12
         assert not any(isinstance(r, Exception) for r in results)
         assert [r.text for r in results] == [f"Echo: {p}" for p in prompts]
