@@ -374,6 +374,18 @@ class Chat:
 
         return AsyncStreamingIterator(run, shown.result)
 
+    # -- batch over data (logic in client/mapping.py) ---------------------------------------
+
+    def map(self, items: Any, template: str | None = None, **kw: Any) -> list[Any]:
+        from lexilux_nb.client.mapping import map_items
+
+        return map_items(self, items, template, **kw)
+
+    async def amap(self, items: Any, template: str | None = None, **kw: Any) -> list[Any]:
+        from lexilux_nb.client.mapping import amap
+
+        return await amap(self, items, template, **kw)
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
