@@ -100,6 +100,8 @@ class Chat:
         verify: bool | str = True,
         provider: str | None = None,
         clock: Clock | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
         if not base_url or not isinstance(base_url, str):
             raise ConfigurationError(
@@ -120,7 +122,13 @@ class Chat:
         self._retry = RetryPolicy(max_retries=max_retries)
         self._limiter = RateLimiter(*rate_limit) if rate_limit else None
         self._clock: Clock = clock or SystemClock()
-        self._http = HttpClients(timeout=self._timeout, proxies=proxies, verify=verify)
+        self._http = HttpClients(
+            timeout=self._timeout,
+            proxies=proxies,
+            verify=verify,
+            given=http_client,
+            agiven=async_http_client,
+        )
 
     # -- configuration views ---------------------------------------------------------------
 

@@ -201,10 +201,6 @@ class ChatIncompleteResponseError(LexiluxError):
         self.continues = continues
         self.cause = cause
 
-    @property
-    def final_result(self) -> ChatResult:
-        return self.partial_result
-
     def get_final_text(self) -> str:
         return self.partial_result.text
 

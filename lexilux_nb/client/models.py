@@ -202,10 +202,6 @@ class ChatStreamChunk:
     def reasoning(self) -> str:
         return self.reasoning_content or ""
 
-    @property
-    def has_content(self) -> bool:
-        return bool(self.delta)
-
 
 @dataclass(slots=True)
 class FunctionTool:

@@ -88,7 +88,11 @@ def _build_request(client: httpx.Client | httpx.AsyncClient, req: PreparedReques
 
 
 class HttpClients:
-    """One pooled sync client, and one async client per event loop (``asyncio.run`` twice works)."""
+    """One pooled sync client, and one async client per event loop (``asyncio.run`` twice works).
+
+    Clients the caller gives (``Chat(http_client=..., async_http_client=...)``: limits, event
+    hooks, a transport for tests) are used as they are and never closed here: they are theirs.
+    """
 
     def __init__(
         self,
@@ -96,7 +100,19 @@ class HttpClients:
         timeout: httpx.Timeout,
         proxies: Mapping[str, str] | None,
         verify: bool | str,
+        given: httpx.Client | None = None,
+        agiven: httpx.AsyncClient | None = None,
     ) -> None:
+        if given is not None and not isinstance(given, httpx.Client):
+            raise ConfigurationError(
+                f"http_client must be an httpx.Client, got {type(given).__name__}"
+                " (an httpx.AsyncClient goes in async_http_client=)"
+            )
+        if agiven is not None and not isinstance(agiven, httpx.AsyncClient):
+            raise ConfigurationError(
+                f"async_http_client must be an httpx.AsyncClient, got {type(agiven).__name__}"
+            )
+        self._given, self._agiven = given, agiven
         self._timeout = timeout
         self._proxies = proxies
         for scheme in proxies or {}:
@@ -119,12 +135,16 @@ class HttpClients:
 
     @property
     def sync(self) -> httpx.Client:
+        if self._given is not None:
+            return self._given
         if self._sync is None or self._sync.is_closed:
             self._sync = httpx.Client(**self._kwargs(httpx.HTTPTransport))
         return self._sync
 
     @property
     def async_(self) -> httpx.AsyncClient:
+        if self._agiven is not None:
+            return self._agiven
         loop = asyncio.get_running_loop()
         client = self._async.get(loop)
         if client is None or client.is_closed:
