@@ -27,7 +27,7 @@ from ..markup.style import status_html
 from . import background
 from .live import LiveAnswer
 from .namespace import get_history
-from .progress import ContinuationProgress
+from .progress import ContinuationBar
 from .transcript import BUBBLE, Transcript
 
 
@@ -122,7 +122,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
 
         self.transcript = widgets.HTML()  # stretched by the box, inside its margins
         self.live = widgets.VBox()
-        self.progress = ContinuationProgress(1 + self.max_continues)
+        self.progress = ContinuationBar(1 + self.max_continues)
         self.progress.widget.layout.display = "none"
         self.input = widgets.Textarea(
             placeholder="Ask something, then press Send", layout=widgets.Layout(width="auto")

@@ -23,7 +23,7 @@ def describe(event: ContinueProgress) -> str:
     return f"continuing: round {event.round + 1} of {event.max_rounds}{tokens}"
 
 
-class ContinuationProgress:
+class ContinuationBar:
     """An ``IntProgress`` bar over the rounds, with a text label."""
 
     def __init__(self, max_rounds: int) -> None:

@@ -23,7 +23,7 @@ from ..markup.escape import answer_markdown, inert_text
 from ..markup.html import render_markdown
 from ..markup.style import NOTE, footer_html, reasoning_block, wrap_answer
 from .live import LiveAnswer
-from .progress import ContinuationProgress
+from .progress import ContinuationBar
 
 NOTICE_STYLE = f"{NOTE};margin:0 0 0.4em 0"
 
@@ -104,7 +104,7 @@ class WidgetView:
         self.notices: list[str] = []
         self.notice_box = widgets.HTML(value="")
         self.live = LiveAnswer(interval=interval, appending=appending)
-        self.progress_widget = ContinuationProgress(max_rounds) if continuing else None
+        self.progress_widget = ContinuationBar(max_rounds) if continuing else None
         children = [self.notice_box, self.live.widget]
         if self.progress_widget is not None:
             children.append(self.progress_widget.widget)

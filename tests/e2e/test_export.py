@@ -18,7 +18,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from lexilux_nb import ChatHistory, ChatResult
 from lexilux_nb.engine import Outcome
-from lexilux_nb.notebook.progress import ContinuationProgress
+from lexilux_nb.notebook.progress import ContinuationBar
 from lexilux_nb.notebook.views import answer_bundle
 
 from .conftest import RICH, SHOTS, THEMES
@@ -48,7 +48,7 @@ def bundles() -> list[dict[str, str]]:
     story = ChatResult(text="Wave 1 rolled in.", continues=2, truncated=True)
     continued = answer_bundle(Outcome(story, "interrupted", 2.0, "e2e-model"))
     continued["text/html"] = (
-        ContinuationProgress.final_html(None, story) + continued["text/html"]  # type: ignore[arg-type]
+        ContinuationBar.final_html(None, story) + continued["text/html"]  # type: ignore[arg-type]
     )
     history = ChatHistory(system="Be brief.")
     history.add_user("Show me the markdown demo.")

@@ -19,7 +19,7 @@ from lexilux_nb import ChatHistory, ChatResult
 from lexilux_nb.engine import Outcome
 from lexilux_nb.markup import style
 from lexilux_nb.markup.html import render_markdown
-from lexilux_nb.notebook.progress import ContinuationProgress
+from lexilux_nb.notebook.progress import ContinuationBar
 from lexilux_nb.notebook.views import answer_bundle
 
 from .corpus import parse_tags
@@ -78,8 +78,8 @@ def outputs() -> dict[str, str]:
         "format text": answer_bundle(
             Outcome(ChatResult(text="<b>x</b>"), "complete", 1.0, "m"), "text"
         )["text/html"],
-        "progress": ContinuationProgress.final_html(Any, result),  # type: ignore[arg-type]
-        "progress truncated": ContinuationProgress.final_html(Any, truncated),  # type: ignore[arg-type]
+        "progress": ContinuationBar.final_html(Any, result),  # type: ignore[arg-type]
+        "progress truncated": ContinuationBar.final_html(Any, truncated),  # type: ignore[arg-type]
         "history": history._repr_html_(),
         "empty history": ChatHistory()._repr_html_(),
         "markdown": render_markdown(RICH),
