@@ -16,3 +16,5 @@ RESULT_VARIABLE = "_chat"
 """The notebook variable holding the last answer."""
 UPDATE_INTERVAL_S = 0.05
 """Seconds between live view updates (20 a second at most)."""
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+"""Cap on a whole (decompressed) JSON or error body: a compression bomb stops here."""

@@ -15,9 +15,12 @@ from typing import Any
 
 import httpx
 
+from ..defaults import MAX_RESPONSE_BYTES
 from .errors import (
     APIError,
     ConfigurationError,
+    MalformedResponseError,
+    ResponseTooLargeError,
     error_from_response,
     error_from_transport,
     redact,
@@ -175,20 +178,65 @@ def _mount_key(scheme: str) -> str:
     return scheme
 
 
+def _too_large() -> ResponseTooLargeError:
+    mib = MAX_RESPONSE_BYTES // (1024 * 1024)
+    return ResponseTooLargeError(
+        f"the server's answer is over {mib} MiB once decompressed; reading stopped there"
+        " (a compression bomb or a broken server)"
+    )
+
+
+def _undecodable(exc: httpx.DecodingError) -> MalformedResponseError:
+    return MalformedResponseError(
+        f"the server's compressed answer could not be decompressed ({type(exc).__name__})"
+    )
+
+
+def read_bounded(response: httpx.Response) -> bytes:
+    """The decoded body, read piece by piece and stopped at ``MAX_RESPONSE_BYTES``: httpx
+    decompresses incrementally, so a gzip/deflate/brotli bomb costs the cap and one piece."""
+    pieces, size = [], 0
+    try:
+        for piece in response.iter_bytes():
+            size += len(piece)
+            if size > MAX_RESPONSE_BYTES:
+                raise _too_large()
+            pieces.append(piece)
+    except httpx.DecodingError as exc:
+        raise _undecodable(exc) from None
+    return b"".join(pieces)
+
+
+async def aread_bounded(response: httpx.Response) -> bytes:
+    """Async twin of :func:`read_bounded`."""
+    pieces, size = [], 0
+    try:
+        async for piece in response.aiter_bytes():
+            size += len(piece)
+            if size > MAX_RESPONSE_BYTES:
+                raise _too_large()
+            pieces.append(piece)
+    except httpx.DecodingError as exc:
+        raise _undecodable(exc) from None
+    return b"".join(pieces)
+
+
 # -- one attempt, sync ----------------------------------------------------------------------------
 
 
 def send_json(client: httpx.Client, req: PreparedRequest) -> Any:
     """POST and return the decoded JSON body; raise our errors for anything else."""
     try:
-        response = client.send(_build_request(client, req))
+        response = client.send(_build_request(client, req), stream=True)
+        try:
+            body = read_bounded(response)
+        finally:
+            response.close()
     except httpx.TransportError as exc:
         raise error_from_transport(exc, req.secrets) from None
     if response.status_code >= 400:
-        raise error_from_response(
-            response.status_code, response.headers, response.content, req.secrets
-        )
-    return _decode_json(response.content, req)
+        raise error_from_response(response.status_code, response.headers, body, req.secrets)
+    return _decode_json(body, req)
 
 
 def open_stream(client: httpx.Client, req: PreparedRequest) -> OpenedStream:
@@ -199,11 +247,11 @@ def open_stream(client: httpx.Client, req: PreparedRequest) -> OpenedStream:
         raise error_from_transport(exc, req.secrets) from None
     try:
         if response.status_code >= 400:
-            body = response.read()
+            body = read_bounded(response)
             raise error_from_response(response.status_code, response.headers, body, req.secrets)
         content_type = _content_type(response)
         if content_type == "application/json":
-            return OpenedStream(response, json_body=response.read())
+            return OpenedStream(response, json_body=read_bounded(response))
         if content_type != "text/event-stream":
             raise _not_sse(response, content_type)
         decoder = SSEDecoder()
@@ -227,14 +275,16 @@ def open_stream(client: httpx.Client, req: PreparedRequest) -> OpenedStream:
 async def asend_json(client: httpx.AsyncClient, req: PreparedRequest) -> Any:
     """Async twin of :func:`send_json`."""
     try:
-        response = await client.send(_build_request(client, req))
+        response = await client.send(_build_request(client, req), stream=True)
+        try:
+            body = await aread_bounded(response)
+        finally:
+            await response.aclose()
     except httpx.TransportError as exc:
         raise error_from_transport(exc, req.secrets) from None
     if response.status_code >= 400:
-        raise error_from_response(
-            response.status_code, response.headers, response.content, req.secrets
-        )
-    return _decode_json(response.content, req)
+        raise error_from_response(response.status_code, response.headers, body, req.secrets)
+    return _decode_json(body, req)
 
 
 async def aopen_stream(client: httpx.AsyncClient, req: PreparedRequest) -> OpenedStream:
@@ -245,11 +295,11 @@ async def aopen_stream(client: httpx.AsyncClient, req: PreparedRequest) -> Opene
         raise error_from_transport(exc, req.secrets) from None
     try:
         if response.status_code >= 400:
-            body = await response.aread()
+            body = await aread_bounded(response)
             raise error_from_response(response.status_code, response.headers, body, req.secrets)
         content_type = _content_type(response)
         if content_type == "application/json":
-            return OpenedStream(response, json_body=await response.aread())
+            return OpenedStream(response, json_body=await aread_bounded(response))
         if content_type != "text/event-stream":
             raise _not_sse(response, content_type)
         decoder = SSEDecoder()
