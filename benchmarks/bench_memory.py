@@ -1,0 +1,106 @@
+"""Peak memory against hostile servers: a compression bomb and a stream with no newline.
+
+A loopback server sends (a) a 300 KB gzip body that inflates to 300 MB, as the answer to a plain
+request; (b) an SSE stream of 1 GB with no newline. Each contender runs in its own fresh process
+and reports its peak RSS growth (``VmHWM`` after minus before the call): ``Chat`` (caps:
+32 MiB for a decompressed body, 8 MiB for a line) beside raw httpx reading the same bytes the
+obvious way (``response.json()``; ``iter_lines()``) — side by side in one run.
+
+Run: ``python benchmarks/bench_memory.py`` (about a minute).
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BOMB = gzip.compress(b'{"id": "x"' + b" " * (300 * 2**20) + b"}", compresslevel=9)
+STREAM_BYTES = 2**30
+
+CHILD = """
+import sys, httpx
+sys.path.insert(0, {root!r})
+def peak():  # VmHWM: this process's peak RSS in kB (ru_maxrss would carry the parent's over exec)
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
+from lexilux_nb import Chat
+url, who, kind = sys.argv[1], sys.argv[2], sys.argv[3]
+before = peak()
+outcome = "read_everything"
+try:
+    if who == "Chat":
+        chat = Chat(base_url=url, model="m", max_retries=0, timeout_s=60)
+        chat("hi") if kind == "bomb" else list(chat.stream("hi"))
+    else:
+        message = {{"role": "user", "content": "hi"}}
+        body = {{"model": "m", "messages": [message], "stream": kind != "bomb"}}
+        with httpx.Client(timeout=60) as client:
+            if kind == "bomb":
+                client.post(url + "/chat/completions", json=body).json()
+            else:
+                with client.stream("POST", url + "/chat/completions", json=body) as r:
+                    for _ in r.iter_lines():
+                        pass
+except Exception as exc:
+    outcome = type(exc).__name__
+after = peak()
+print(after - before, outcome)
+"""
+
+
+class Hostile(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        self.send_response(200)
+        if not body.get("stream"):
+            self.send_header("content-type", "application/json")
+            self.send_header("content-encoding", "gzip")
+            self.send_header("content-length", str(len(BOMB)))
+            self.end_headers()
+            self.wfile.write(BOMB)
+            return
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        piece = b"data: " + b"x" * (2**20 - 6)
+        try:
+            for _ in range(STREAM_BYTES // len(piece)):
+                self.wfile.write(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def main() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    rows = []
+    for kind, label in (
+        ("bomb", f"gzip bomb, {len(BOMB) // 1024} KB → 300 MB"),
+        ("line", "1 GB stream, no newline"),
+    ):
+        for who in ("Chat", "raw httpx"):
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD.format(root=str(ROOT)), url, who, kind],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            growth, outcome = out.stdout.split()[-2:]
+            rows.append((label, who, int(growth) / 1024, outcome))
+    server.shutdown()
+    print("| hostile answer | reader | peak RSS growth, MB | outcome |")
+    print("|---|---|---:|---|")
+    for label, who, mb, outcome in rows:
+        print(f"| {label} | {who} | {mb:,.0f} | {outcome} |")
+
+
+if __name__ == "__main__":
+    main()
