@@ -53,6 +53,35 @@ def _assistant(result: ChatResult) -> dict[str, Any]:
     }
 
 
+def _begin(messages: Any, tools: Any) -> tuple[dict[str, PythonTool], list[Any], ChatHistory]:
+    """The tool table, the specs the model sees, and a copy of the conversation to extend."""
+    table = {t.name: t for t in as_tools(tools)}
+    return table, [t.spec for t in table.values()], ChatHistory.from_messages(messages)
+
+
+def _asked(
+    out: ToolLoopResult, history: ChatHistory, result: ChatResult, rounds_left: bool
+) -> bool:
+    """Take one answer; True when it asks for tools within the limit (its call is recorded)."""
+    out.result = result
+    if not result.tool_calls or not rounds_left:
+        out.rounds_exhausted = bool(result.tool_calls)
+        return False
+    history.add_assistant(result.text or None, tool_calls=result.tool_calls)
+    out.messages.append(_assistant(result))
+    return True
+
+
+def _reply(out: ToolLoopResult, history: ChatHistory, call: ToolCall, text: str) -> None:
+    out.calls.append(call)
+    history.add_tool_result(call.id, text)
+    out.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
+
+
+def _failed(exc: Exception) -> str:
+    return f"error: {type(exc).__name__}: {exc}"
+
+
 def run_tools(
     chat: Any,
     messages: Any,
@@ -62,23 +91,13 @@ def run_tools(
     **options: Any,
 ) -> ToolLoopResult:
     """Sync driver. A tool that raises sends its error text to the model."""
-    table = {t.name: t for t in as_tools(tools)}
-    specs = [t.spec for t in table.values()]
-    history = (
-        ChatHistory.from_messages(messages) if not isinstance(messages, ChatHistory) else messages
-    )
+    table, specs, history = _begin(messages, tools)
     out = ToolLoopResult(ChatResult())
-    for _ in range(max_tool_rounds + 1):
+    for round_no in range(max_tool_rounds + 1):
         result = chat(None, history=history, tools=specs, **options)
-        out.result = result
-        if not result.tool_calls:
+        if not _asked(out, history, result, round_no < max_tool_rounds):
             return out
-        if len(out.calls) and _ >= max_tool_rounds:
-            break
-        history.add_assistant(result.text or None, tool_calls=result.tool_calls)
-        out.messages.append(_assistant(result))
         for call in result.tool_calls:
-            out.calls.append(call)
             plan = _prepare(call, table, approve)
             if isinstance(plan, tuple):
                 tool, args = plan
@@ -86,14 +105,10 @@ def run_tools(
                     value = tool.function(**args)
                     if asyncio.iscoroutine(value):
                         value = asyncio.run(value)
-                    text = _text(value)
+                    plan = _text(value)
                 except Exception as exc:
-                    text = f"error: {type(exc).__name__}: {exc}"
-            else:
-                text = plan
-            history.add_tool_result(call.id, text)
-            out.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
-    out.rounds_exhausted = True
+                    plan = _failed(exc)
+            _reply(out, history, call, plan)
     return out
 
 
@@ -106,21 +121,13 @@ async def arun_tools(
     **options: Any,
 ) -> ToolLoopResult:
     """Async driver: the same flow; sync tools run in a worker thread."""
-    table = {t.name: t for t in as_tools(tools)}
-    specs = [t.spec for t in table.values()]
-    history = ChatHistory.from_messages(messages)
+    table, specs, history = _begin(messages, tools)
     out = ToolLoopResult(ChatResult())
     for round_no in range(max_tool_rounds + 1):
         result = await chat.acall(None, history=history, tools=specs, **options)
-        out.result = result
-        if not result.tool_calls:
+        if not _asked(out, history, result, round_no < max_tool_rounds):
             return out
-        if round_no >= max_tool_rounds:
-            break
-        history.add_assistant(result.text or None, tool_calls=result.tool_calls)
-        out.messages.append(_assistant(result))
         for call in result.tool_calls:
-            out.calls.append(call)
             plan = _prepare(call, table, approve)
             if isinstance(plan, tuple):
                 tool, args = plan
@@ -129,12 +136,8 @@ async def arun_tools(
                         value = await tool.function(**args)
                     else:
                         value = await asyncio.to_thread(tool.function, **args)
-                    text = _text(value)
+                    plan = _text(value)
                 except Exception as exc:
-                    text = f"error: {type(exc).__name__}: {exc}"
-            else:
-                text = plan
-            history.add_tool_result(call.id, text)
-            out.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
-    out.rounds_exhausted = True
+                    plan = _failed(exc)
+            _reply(out, history, call, plan)
     return out
