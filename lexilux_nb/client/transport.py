@@ -192,33 +192,41 @@ def _undecodable(exc: httpx.DecodingError) -> MalformedResponseError:
     )
 
 
+class _Body:
+    """Decoded pieces of a body, kept up to ``MAX_RESPONSE_BYTES``: httpx decompresses
+    incrementally, so a gzip/deflate/brotli bomb costs the cap and one piece."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.size = 0
+
+    def add(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > MAX_RESPONSE_BYTES:
+            raise _too_large()
+        self.pieces.append(piece)
+
+
 def read_bounded(response: httpx.Response) -> bytes:
-    """The decoded body, read piece by piece and stopped at ``MAX_RESPONSE_BYTES``: httpx
-    decompresses incrementally, so a gzip/deflate/brotli bomb costs the cap and one piece."""
-    pieces, size = [], 0
+    """The decoded body, read piece by piece and stopped at the cap."""
+    body = _Body()
     try:
         for piece in response.iter_bytes():
-            size += len(piece)
-            if size > MAX_RESPONSE_BYTES:
-                raise _too_large()
-            pieces.append(piece)
+            body.add(piece)
     except httpx.DecodingError as exc:
         raise _undecodable(exc) from None
-    return b"".join(pieces)
+    return b"".join(body.pieces)
 
 
 async def aread_bounded(response: httpx.Response) -> bytes:
     """Async twin of :func:`read_bounded`."""
-    pieces, size = [], 0
+    body = _Body()
     try:
         async for piece in response.aiter_bytes():
-            size += len(piece)
-            if size > MAX_RESPONSE_BYTES:
-                raise _too_large()
-            pieces.append(piece)
+            body.add(piece)
     except httpx.DecodingError as exc:
         raise _undecodable(exc) from None
-    return b"".join(pieces)
+    return b"".join(body.pieces)
 
 
 # -- one attempt, sync ----------------------------------------------------------------------------
