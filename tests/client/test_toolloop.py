@@ -178,7 +178,7 @@ def test_schema_of_models_dataclasses_enums_literals_optionals() -> None:
     assert props["box"]["description"] == "the frame, on two lines"
     assert props["box"]["required"] == ["w"]
     assert props["color"]["enum"] == ["red", "blue"]
-    assert props["size"]["properties"] == {"width": {"type": "integer"}}
+    assert props["size"]["properties"] == {"width": {"title": "Width", "type": "integer"}}
     assert props["mode"] == {"enum": ["fast", "slow"], "type": "string"}
     assert props["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
     assert props["tags"]["anyOf"][0] == {"items": {"type": "string"}, "type": "array"}
