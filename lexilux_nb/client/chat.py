@@ -16,7 +16,7 @@ import httpx
 
 from .. import __version__
 from . import structured
-from . import tooldrive as tools
+from . import toolloop as tools
 from .accumulate import StreamAccumulator
 from .continuation import CompleteOptions, Continuation, Round, ShownRounds, split_options
 from .errors import (
