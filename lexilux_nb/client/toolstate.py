@@ -154,6 +154,7 @@ class Loop:
         self.current: Callable[[], ChatResult] | None = None  # the round being streamed
         self.unanswered: list[ToolCall] = []
         self.running: ToolCall | None = None
+        self.stopped = False  # interrupted (Ctrl-C, or cancelled on an async path)
 
     # -- requests and answers ------------------------------------------------------------
 
@@ -253,6 +254,8 @@ class Loop:
         values.update(usage=usage)
         if self.exhausted or self.unanswered:
             values.update(tool_calls=[])
+        if self.stopped:
+            values.update(interrupted=True)
         return ToolLoopResult(
             **values,
             calls=list(self.calls),
@@ -272,9 +275,8 @@ class Loop:
                 "failed",
             )
         self.running = None
-        result = self.result()
-        result.interrupted = True
-        return ToolLoopInterrupted(result)
+        self.stopped = True
+        return ToolLoopInterrupted(self.result())
 
     def done_chunk(self, last: ChatStreamChunk | None) -> ChatStreamChunk:
         """The one final chunk of a streamed loop: the last round's, with the loop's totals."""
