@@ -344,3 +344,23 @@ def test_without_pydantic_the_plain_schema_and_checks() -> None:
     assert "missing required argument(s): box" in out["error"]
     assert "unexpected argument(s): zz" in out["error"]
     assert "'green' is not a valid Color" in out["error"]
+
+
+def test_a_function_is_described_once_and_params_tools_explain_where_functions_go() -> None:
+    from lexilux_nb.client.options import ChatParams
+
+    assert from_function(add) is from_function(add)
+    assert from_function(add, name="plus") is not from_function(add, name="plus")
+
+    def redefined(a: int) -> int:
+        return a
+
+    first = from_function(redefined)
+
+    def redefined(a: str) -> str:  # type: ignore[no-redef]  # a cell run again
+        return a
+
+    assert from_function(redefined).spec.parameters != first.spec.parameters
+    chat = Chat(base_url="http://127.0.0.1:9", model="m")
+    with pytest.raises(ValidationError, match=r"goes in tools=\[...\] itself"):
+        chat.prepare("go", params=ChatParams(tools=[add]))  # type: ignore[list-item]
