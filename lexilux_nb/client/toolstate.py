@@ -32,7 +32,9 @@ class ToolActivity:
     """One status change of one call, for views: asked -> running -> done, or denied/failed.
 
     ``result`` is the text sent back to the model (on done, denied and failed), ``seconds`` how
-    long the function ran, ``arguments`` what it runs with (the user's edit, if any).
+    long the function ran, ``arguments`` what it runs with (the user's edit, if any). ``on_tool``
+    is called on the driver's own thread (the event loop's on the async paths), never from the
+    worker thread a sync tool runs in.
     """
 
     call: ToolCall
