@@ -44,6 +44,8 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--api-key-env",), {"help": "Environment variable holding the API key."}),
     (("--dry-run",), {"action": "store_true", "help": "Show the request; send nothing."}),
     (("--no-interpolate",), {"action": "store_true", "help": "Leave {name} placeholders as is."}),
+    (("--fix",), {"action": "store_true", "help": "Send the last error and its cell for a fix."}),
+    (("--insert",), {"action": "store_true", "help": "Put the answer's code in a new cell below."}),
 ]
 _COMPLETE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--max-continues",), {"type": int, "default": None, "help": "Continuation rounds (5)."}),

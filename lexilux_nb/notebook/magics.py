@@ -21,7 +21,7 @@ from ..client.errors import LexiluxError
 from ..client.models import ChatResult
 from ..defaults import RESULT_VARIABLE
 from ..engine import Ask, Engine, Outcome, Turn, TurnInterrupted
-from . import arguments
+from . import arguments, fix, meter
 from .config import Endpoint, Target, build_chat, resolve_endpoint, target
 from .errors import ChatCellError, ChatInterrupted, describe_error, interrupted_message
 from .history_magic import history_command
@@ -179,6 +179,9 @@ class ChatMagics(Magics, ChatConfig):
             arguments.check_prompt_start(magic, prompt)
         prompt = prompt.strip()
         args = arguments.parse(magic, options_text)
+        if args.fix:  # the last error and its cell's source, sent as they are (not filled)
+            prompt, args.no_interpolate = fix.fix_request(self.shell, prompt), True
+        args.typed = prompt  # as typed: the budget meter names each {placeholder}'s share
         if not prompt:
             raise UsageError("no prompt: write it after the options, or in the cell body")
         ns = self._namespace()
@@ -223,6 +226,7 @@ class ChatMagics(Magics, ChatConfig):
 
         try:
             chat = self.client(chosen)
+            notices += meter.check(self, chat, turn, ask, args.typed)
             view = self._view(args.format, ask)
             for text in notices:
                 view.notice(text)
@@ -249,6 +253,8 @@ class ChatMagics(Magics, ChatConfig):
         error = ended[0].error if ended else None
         if error is not None:
             raise ChatCellError(describe_error(error, chosen.endpoint)) from None
+        if args.insert and ended and ended[-1].state == "complete":
+            fix.insert_code(self.shell, ended[-1].result.text)
 
     def _max_continues(self, args: Any) -> int:
         """``--max-continues`` when given (0 included), else the configured default."""

@@ -13,7 +13,7 @@ import math
 import os
 from typing import Any
 
-from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 from .. import defaults
@@ -80,6 +80,18 @@ class ChatConfig(Configurable):
         help="Also append answers as plain text to this file (headless runs; $LEXILUX_NB_ECHO)",
     ).tag(config=True)
 
+    context_window = Int(
+        None,
+        allow_none=True,
+        help="The model's context window in tokens for the budget meter (none: what the server "
+        "reports, if it does)",
+    ).tag(config=True)
+    budget = Enum(
+        ("warn", "refuse", "off"),
+        "warn",
+        help="A prompt that will not fit the context window: warn, refuse to send it, or off",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._assigned: set[str] = set()  # set with %chat_config (shown as its source)
@@ -112,6 +124,13 @@ class ChatConfig(Configurable):
         value = proposal["value"]
         if value is not None and value < 1:
             raise TraitError(f"max_tokens must be a positive integer, got {value!r}")
+        return value
+
+    @validate("context_window")
+    def _valid_window(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if value is not None and value < 1:
+            raise TraitError(f"context_window must be a positive number of tokens, got {value!r}")
         return value
 
     @validate("max_continues", "max_retries")
