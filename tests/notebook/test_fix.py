@@ -9,6 +9,8 @@ from IPython.core.error import UsageError
 from lexilux_nb.notebook.fix import MAX_TRACEBACK_CHARS, code_of
 from lexilux_nb.testing import FakeOpenAIServer, Reply
 
+from .kernel_client import execute, running_kernel
+
 FIXED = "values = [1, 2, 3]\nfixed_mean = sum(values) / len(values)"
 ANSWER = f"Here is the cell:\n\n```python\n{FIXED}\n```\n\n`len` of an empty list is 0."
 FAILING = "values = []\nmean = sum(values) / len(values)"
@@ -152,41 +154,10 @@ def test_a_syntax_error_is_sent_with_its_source(shell, server):
 # -- in a real kernel: the set_next_input payload ------------------------------------------------
 
 
-def execute(client, code: str) -> tuple[dict, list[dict]]:
-    """Run ``code``; (the execute_reply content, the IOPub outputs)."""
-    msg_id = client.execute(code)
-    outputs = []
-    while True:
-        msg = client.get_iopub_msg(timeout=60)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind = msg["msg_type"]
-        if kind == "status" and msg["content"]["execution_state"] == "idle":
-            break
-        if kind in ("stream", "display_data", "execute_result", "error"):
-            outputs.append({"type": kind, **msg["content"]})
-    while True:
-        reply = client.get_shell_msg(timeout=60)
-        if reply["parent_header"].get("msg_id") == msg_id:
-            return reply["content"], outputs
-
-
 @pytest.fixture(scope="module")
 def kernel():
-    import os
-
-    from jupyter_client.manager import start_new_kernel
-
-    with FakeOpenAIServer(model="kernel-model") as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LEXILUX_"))}
-        env.update(LEXILUX_BASE_URL=server.base_url, LEXILUX_MODEL="kernel-model")
-        manager, client = start_new_kernel(kernel_name="python3", env=env)
-        try:
-            execute(client, "%load_ext lexilux_nb")
-            yield client, server
-        finally:
-            client.stop_channels()
-            manager.shutdown_kernel(now=True)
+    with running_kernel() as found:
+        yield found
 
 
 def test_in_a_kernel_chat_fix_returns_the_code_as_a_set_next_input_payload(kernel):
