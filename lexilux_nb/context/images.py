@@ -112,6 +112,8 @@ def placeholder(png: bytes) -> str:
 
 def url_placeholder(url: str) -> str | None:
     """The placeholder for a PNG data URL (None for anything else: a web URL is shown as is)."""
+    if url.startswith("[image "):
+        return url  # already a placeholder (a redacted body)
     if not url.startswith("data:image/"):
         return None
     header, _, payload = url.partition(",")

@@ -142,15 +142,19 @@ def caps_of(config: Any) -> Caps:
     )
 
 
-def compose_for(config: Any, prompt: str, args: Any) -> Composed:
-    """:func:`compose` with a surface's settings (a ChatMagics) and magic-line options."""
+def compose_for(
+    config: Any, prompt: str, args: Any, namespace: Mapping[str, Any] | None = None
+) -> Composed:
+    """:func:`compose` with a surface's settings (a ChatMagics, or None: the defaults) and
+    magic-line options."""
     shell = getattr(config, "shell", None)
     if shell is None:  # a panel made where the extension is not loaded
         from IPython.core.getipython import get_ipython
 
         shell = get_ipython()  # type: ignore[no-untyped-call]
     use = bool(getattr(config, "interpolate", True)) and not getattr(args, "no_interpolate", False)
-    namespace = getattr(shell, "user_ns", None) or {}
+    if namespace is None:
+        namespace = getattr(shell, "user_ns", None) or {}
     context = getattr(args, "context", None) or 0
     return compose(
         prompt, namespace, shell=shell, caps=caps_of(config), context=context, interpolate=use
