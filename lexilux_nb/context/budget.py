@@ -103,6 +103,16 @@ def placeholder_parts(raw: str, filled: str) -> list[tuple[str, str]] | None:
     return found
 
 
+def context_prefix(raw: str, filled: str) -> str:
+    """What was put before the typed prompt (``--context N`` cells): the text of ``filled`` before
+    the prompt's first literal words; empty when there is none or it cannot be told."""
+    first = _PLACEHOLDER.split(raw)[0].replace("{{", "{").replace("}}", "}")
+    if not first.strip() or filled.startswith(first):
+        return ""
+    at = filled.find(first)
+    return filled[:at] if at > 0 else ""
+
+
 def estimate(
     messages: Sequence[Mapping[str, Any]],
     *,
@@ -110,8 +120,8 @@ def estimate(
     counter: Callable[[str], int] | None = None,
 ) -> Estimate:
     """Estimate wire ``messages`` (the last one is this turn's prompt), named by part: ``system``,
-    ``history``, each ``{placeholder}`` of ``raw_prompt`` (the prompt as typed), ``prompt`` (the
-    rest) and ``images``."""
+    ``history``, ``context`` (cells sent before the prompt), each ``{placeholder}`` of
+    ``raw_prompt`` (the prompt as typed), ``prompt`` (the rest) and ``images``."""
     sizes: dict[str, int] = {}
 
     def add(name: str, tokens: int) -> None:
@@ -128,6 +138,9 @@ def estimate(
             calls = message.get("tool_calls")
             add("history", count(text + (str(calls) if calls else ""), counter) + PER_MESSAGE)
         else:
+            head = context_prefix(raw_prompt, text) if raw_prompt else ""
+            add("context", count(head, counter))
+            text = text[len(head) :]
             aligned = placeholder_parts(raw_prompt, text) if raw_prompt else None
             rest = text
             for name, value in aligned or ():

@@ -107,7 +107,7 @@ class Engine:
     # -- sync: inside a cell -----------------------------------------------------------------
 
     def _result(self, turn: Turn, ask: Ask, view: AnswerView, opened: list[Any]) -> ChatResult:
-        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.prompt
+        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.request
         continuing = ask.continuation is not None
         if not ask.stream:
             result = chat.complete(prompt, **call) if continuing else chat(prompt, **call)
@@ -162,7 +162,7 @@ class Engine:
     async def _aresult(
         self, turn: Turn, ask: Ask, view: AnswerView, opened: list[Any]
     ) -> ChatResult:
-        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.prompt
+        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.request
         continuing = ask.continuation is not None
         if not ask.stream:
             if continuing:

@@ -35,7 +35,7 @@ def check(settings: Any, chat: Chat, turn: Turn, ask: Ask, typed: str | None) ->
     if settings.budget == "off":
         return []
     try:
-        request = chat.prepare(turn.prompt, history=turn.context, **ask.options)
+        request = chat.prepare(turn.request, history=turn.context, **ask.options)
     except LexiluxError:
         return []  # the engine reports a bad request the usual way
     found = budget.estimate(request.body["messages"], raw_prompt=typed)

@@ -91,6 +91,15 @@ class ChatConfig(Configurable):
         "warn",
         help="A prompt that will not fit the context window: warn, refuse to send it, or off",
     ).tag(config=True)
+    context_max_chars = Int(
+        4000, help="Characters a {value} placeholder sends at most (its description says the rest)"
+    ).tag(config=True)
+    context_output_chars = Int(
+        2000, help="Characters of each cell's output (--context) and of a traceback ({Err})"
+    ).tag(config=True)
+    image_max_px = Int(
+        1024, help="Longest side, in pixels, of an image sent from a {fig}, {img} or {Out[n]}"
+    ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -138,6 +147,14 @@ class ChatConfig(Configurable):
         value = proposal["value"]
         if value < 0:
             raise TraitError(f"{proposal['trait'].name} must be 0 or more, got {value!r}")
+        return value
+
+    @validate("context_max_chars", "context_output_chars", "image_max_px")
+    def _valid_cap(self, proposal: Any) -> Any:
+        value, name = proposal["value"], proposal["trait"].name
+        low = 16 if name == "image_max_px" else 100
+        if value < low:
+            raise TraitError(f"{name} must be a whole number of at least {low}, got {value!r}")
         return value
 
     @validate("base_url")

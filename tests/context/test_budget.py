@@ -220,3 +220,15 @@ def test_the_cache_is_safe_across_threads():
     for thread in threads:
         thread.join()
     assert found == [8192] * 8
+
+
+def test_cells_sent_before_the_prompt_are_the_context_part():
+    block = "Notebook context: the previous 1 code cell(s).\n\nIn [3]:\n" + "x = 1\n" * 100
+    text = block + "\n\n---\n\nExplain {df} briefly."
+    filled = text.replace("{df}", "a table " * 50)
+    found = estimate([user(filled)], raw_prompt="Explain {df} briefly.", counter=estimate_tokens)
+    named = {p.name: p.tokens for p in found.parts}
+    assert named["context"] == estimate_tokens(block + "\n\n---\n\n")
+    assert named["{df}"] == estimate_tokens("a table " * 50)
+    assert named["prompt"] == estimate_tokens("Explain  briefly.") + PER_MESSAGE
+    assert budget.context_prefix("{df} first", "anything") == ""  # cannot be told: none

@@ -18,7 +18,7 @@ FIXED = "values = [1, 2, 3]\nfixed_mean = sum(values) / len(values)"
 ANSWER = f"The list was empty:\n\n```python\n{FIXED}\n```\n\nNow it has values."
 CELLS = [
     "%load_ext lexilux_nb",
-    "report = 'lorem ipsum dolor sit amet ' * 400\n%chat_config context_window=1000",
+    "report = 'lorem ipsum dolor sit amet ' * 400\n%chat_config context_window=500",
     "%%chat --no-history\nSummarise {report} in one line.",
     "%chat_config budget=refuse",
     "%%chat --no-history\nSummarise {report} again.",
@@ -72,7 +72,7 @@ def test_an_oversized_prompt_is_warned_about_before_its_answer(page, servers) ->
     run(page, 2)
     wait_done(page, 2)
     shown = output_text(page, 2)
-    assert "Budget: this prompt is about" in shown and "window of 1,000" in shown
+    assert "Budget: this prompt is about" in shown and "window of 500" in shown
     assert "{report}" in shown
     assert shown.index("Budget:") < shown.index("A one-line summary.")
     assert len(chats(servers)) == 1

@@ -12,6 +12,7 @@ from lexilux_nb.testing import Reply
 from .kernel_client import execute, running_kernel
 
 BIG = "lorem ipsum dolor sit amet " * 400  # ~10,800 characters: over 2,000 tokens either way
+# a {value} sends at most context_max_chars (4,000) of it: still over 800 tokens either way
 
 
 @pytest.fixture(autouse=True)
@@ -27,12 +28,12 @@ def chats(server):
 
 def test_a_prompt_over_the_window_setting_is_warned_about_and_sent(shell, run, kernel, server):
     shell.user_ns["report"] = BIG
-    run("%chat_config context_window=1000")
+    run("%chat_config context_window=500")
     server.queue(Reply(text="Summary."))
     ran = run("%%chat\nSummarise {report} in one line.")
     assert ran.error is None
     shown = ran.answer["text/html"]
-    assert "Budget: this prompt is about" in shown and "window of 1,000" in shown
+    assert "Budget: this prompt is about" in shown and "window of 500" in shown
     assert "Largest parts: {report} " in shown
     assert shown.index("Budget:") < shown.index("Summary.")  # said before the answer
     assert len(chats(server)) == 1
@@ -41,7 +42,7 @@ def test_a_prompt_over_the_window_setting_is_warned_about_and_sent(shell, run, k
 
 def test_budget_refuse_sends_nothing(shell, run, server):
     shell.user_ns["report"] = BIG
-    run("%chat_config context_window=1000 budget=refuse")
+    run("%chat_config context_window=500 budget=refuse")
     ran = run("%%chat\nSummarise {report}.")
     assert "not sent: this prompt is about" in str(ran.error)
     assert "{report}" in str(ran.error)
@@ -52,7 +53,7 @@ def test_budget_refuse_sends_nothing(shell, run, server):
 def test_a_prompt_that_fits_and_budget_off_say_nothing(shell, run, server):
     shell.user_ns["report"] = BIG
     server.queue(Reply(text="a"), Reply(text="b"))
-    run("%chat_config context_window=100000")
+    run("%chat_config context_window=50000")
     assert "Budget" not in run("%chat --no-history {report}").everything
     run("%chat_config context_window=10 budget=off")
     assert "Budget" not in run("%chat --no-history {report}").everything
@@ -72,8 +73,8 @@ def test_the_window_the_server_reports_is_used_and_asked_for_once(shell, run, ma
     reporting = make_server(context_window=1500)
     shell.user_ns["report"] = BIG
     line = f"%chat --base-url {reporting.base_url} -m fake-model --no-history"
-    first = run(line + " {report}")
-    second = run(line + " {report}")
+    first = run(f"{line} {BIG}")  # typed out: all of it is sent
+    second = run(f"{line} {BIG}")
     for ran in (first, second):
         assert "window of 1,500" in ran.everything
     assert [r.path for r in reporting.requests if r.method == "GET"] == ["/v1/models"]
@@ -93,7 +94,7 @@ def test_the_settings_are_validated(run):
 
 def test_in_a_kernel_the_warning_comes_before_the_answer_and_refusal_sends_nothing():
     with running_kernel() as (client, server):
-        execute(client, f"report = {BIG!r}\n%chat_config context_window=1000")
+        execute(client, f"report = {BIG!r}\n%chat_config context_window=500")
         server.queue(Reply(text="Short summary."))
         reply, outputs = execute(client, "%%chat\nSummarise {report}.")
         assert reply["status"] == "ok"
