@@ -41,7 +41,11 @@ def load(shell: Any) -> ChatMagics:
     unload(shell)  # a reload replaces the old instance instead of stacking a second one
     magics = ChatMagics(shell=shell)  # Magics.__init__ already appends it to shell.configurables
     shell.register_magics(magics)
-    shell.register_magics(FixMagics(shell, magics), UsageMagics(shell))
+    helpers = (FixMagics(shell, magics), UsageMagics(shell))
+    shell.register_magics(*helpers)
+    for helper in helpers:  # no settings of their own: ChatMagics stays the configurable
+        if helper in shell.configurables:
+            shell.configurables.remove(helper)
     watch_errors(shell)
     if magics not in shell.configurables:
         shell.configurables.append(magics)

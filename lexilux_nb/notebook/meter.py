@@ -12,9 +12,14 @@ from typing import Any
 
 from ..client.chat import Chat
 from ..client.errors import LexiluxError
+from ..client.tokens import estimate_tokens
 from ..context import budget
 from ..engine import Ask, Turn
 from .errors import ChatCellError
+
+# Counted the cheap way first; only a prompt past this share of the window is counted again with
+# tiktoken, whose first use can take seconds (it fetches its encoding, and offline it fails).
+NEAR = 0.5
 
 
 def window_of(chat: Chat, model: str | None, setting: int | None, total: int) -> int | None:
@@ -38,9 +43,12 @@ def check(settings: Any, chat: Chat, turn: Turn, ask: Ask, typed: str | None) ->
         request = chat.prepare(turn.request, history=turn.context, **ask.options)
     except LexiluxError:
         return []  # the engine reports a bad request the usual way
-    found = budget.estimate(request.body["messages"], raw_prompt=typed)
+    messages = request.body["messages"]
+    found = budget.estimate(messages, raw_prompt=typed, counter=estimate_tokens)
     window = window_of(chat, ask.options.get("model"), settings.context_window, found.total)
     reserve = int(ask.options.get("max_tokens") or 0)
+    if window is not None and found.total + reserve > window * NEAR:
+        found = budget.estimate(messages, raw_prompt=typed)  # tiktoken, when it is usable
     warning = budget.verdict(found, window, reserve)
     if warning is None:
         return []
