@@ -1,7 +1,7 @@
 """What the session spent: requests, tokens and (where a price is known) cost, per model.
 
-Every turn the engine settles is recorded here, once (:func:`record`), so cells, the panel and the
-Python API all count. Prices come from the maintained ``genai-prices`` package when it is installed
+Every turn the engine settles is recorded here, once (:meth:`Ledger.record`), so cells and the
+chat panel both count (a ``Chat`` called directly, outside the engine, does not). Prices come from the maintained ``genai-prices`` package when it is installed
 (``pip install lexilux-nb[prices]``; its price data ships inside the package, so no network):
 looked up by the endpoint's URL, then by the model name alone. A local server (127.0.0.1,
 localhost) is looked up by model name too, so one serving a model named like a hosted one shows
