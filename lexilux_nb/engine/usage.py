@@ -1,8 +1,9 @@
 """What the session spent: requests, tokens and (where a price is known) cost, per model.
 
 Every turn the engine settles is recorded here, once (:meth:`Ledger.record`), so cells and the
-chat panel both count (a ``Chat`` called directly, outside the engine, does not). Prices come from the maintained ``genai-prices`` package when it is installed
-(``pip install lexilux-nb[prices]``; its price data ships inside the package, so no network):
+chat panel both count (a ``Chat`` called directly, outside the engine, does not). Prices come
+from the maintained ``genai-prices`` package when it is installed (``pip install
+lexilux-nb[prices]``; its price data ships inside the package, so no network):
 looked up by the endpoint's URL, then by the model name alone. A local server (127.0.0.1,
 localhost) is looked up by model name too, so one serving a model named like a hosted one shows
 that one's price. Without the package, or for a model it does not know, the cost is None

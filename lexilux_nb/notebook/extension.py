@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .fix import FixMagics, unwatch_errors, watch_errors
+from .fix import FixMagics
 from .magics import ChatMagics
 from .usage_magic import UsageMagics
 
@@ -46,7 +46,6 @@ def load(shell: Any) -> ChatMagics:
     for helper in helpers:  # no settings of their own: ChatMagics stays the configurable
         if helper in shell.configurables:
             shell.configurables.remove(helper)
-    watch_errors(shell)
     if magics not in shell.configurables:
         shell.configurables.append(magics)
     shell.input_transformers_cleanup.append(route_questions)
@@ -69,7 +68,6 @@ def unload(shell: Any) -> None:
             del table[name]
     for name in ("ChatMagics", "FixMagics", "UsageMagics"):
         manager.registry.pop(name, None)
-    unwatch_errors(shell)
     while route_questions in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(route_questions)
     background.stop()

@@ -1,11 +1,12 @@
 """``%chat_fix`` and ``%%chat --fix``: the last error, with its cell's source, sent for a fix; and
 ``--insert``: the answer's code put into a new cell below, not run.
 
-The last error is the last cell that failed, recorded by a ``post_run_cell`` hook (its source, its
-``In[n]`` and the exception); errors of these magics themselves are not "the last error". Before
-the extension was loaded, IPython's own record is used (``sys.last_value``, the cell's source from
-``linecache``). The code goes back through the kernel's ``set_next_input`` payload, which
-JupyterLab and Notebook 7 turn into a new cell below, and terminal IPython into the next prompt.
+The last error is the last cell that failed, as the extension's cell recorder saw it
+(:mod:`lexilux_nb.context.cells`: its source, its ``In[n]`` and the exception); errors of these
+magics themselves are not "the last error". Before the extension was loaded, IPython's own record
+is used (``sys.last_value``, the cell's source from ``linecache``). The code goes back through
+the kernel's ``set_next_input`` payload, which JupyterLab and Notebook 7 turn into a new cell
+below, and terminal IPython into the next prompt.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import linecache
 import re
 import sys
 import traceback
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,42 +72,20 @@ def _bounded(text: str, limit: int, what: str) -> str:
     return text[:limit] + f"\n[… {what} cut: {len(text) - limit} more characters not shown]"
 
 
-class ErrorWatch:
-    """Remembers the last cell that failed (a ``post_run_cell`` callback)."""
+def _recorded(shell: Any) -> LastError | None:
+    """The last failed cell the extension's cell recorder saw (it skips our own errors)."""
+    from ..context.cells import recorder_of
 
-    def __init__(self) -> None:
-        self.last: LastError | None = None
-
-    def __call__(self, result: Any) -> None:
-        error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
-        if error is None or isinstance(error, _OURS):
-            return
-        info = getattr(result, "info", None)
-        source = getattr(info, "raw_cell", None) or ""
-        self.last = LastError(error, getattr(result, "execution_count", None), source)
-
-
-_WATCHES: weakref.WeakKeyDictionary[Any, ErrorWatch] = weakref.WeakKeyDictionary()
-
-
-def watch_errors(shell: Any) -> ErrorWatch:
-    """Start remembering ``shell``'s failed cells (idempotent); :func:`unwatch_errors` stops."""
-    watch = _WATCHES.get(shell)
-    if watch is None:
-        watch = _WATCHES[shell] = ErrorWatch()
-        shell.events.register("post_run_cell", watch)
-    return watch
-
-
-def unwatch_errors(shell: Any) -> None:
-    watch = _WATCHES.pop(shell, None)
-    if watch is not None:
-        shell.events.unregister("post_run_cell", watch)
+    recorder = recorder_of(shell)
+    found = recorder.last_error if recorder is not None else None
+    if found is None or found.error is None:
+        return None
+    return LastError(found.error, found.number, found.source)
 
 
 def fix_request(shell: Any, extra: str = "") -> str:
     """The ``--fix`` prompt for ``shell``'s last error, ``extra`` (the user's words) added."""
-    return fix_prompt(last_error(shell, _WATCHES.get(shell)), extra)
+    return fix_prompt(last_error(shell), extra)
 
 
 def _from_ipython(shell: Any) -> LastError | None:
@@ -125,9 +103,9 @@ def _from_ipython(shell: Any) -> LastError | None:
     return LastError(error, names.get(filename), "".join(linecache.getlines(filename)))
 
 
-def last_error(shell: Any, watch: ErrorWatch | None) -> LastError:
+def last_error(shell: Any) -> LastError:
     """The last failed cell, or a ``UsageError`` that says there is none."""
-    found = (watch.last if watch is not None else None) or _from_ipython(shell)
+    found = _recorded(shell) or _from_ipython(shell)
     if found is None:
         raise UsageError(
             "%chat_fix: no error to fix yet. Run the cell that fails, then %chat_fix "
@@ -183,5 +161,5 @@ class FixMagics(Magics):
         request. ``--no-insert`` first only shows the answer."""
         insert = not line.lstrip().startswith("--no-insert")
         line = line if insert else line.lstrip()[len("--no-insert") :]
-        last_error(self.shell, _WATCHES.get(self.shell))  # a clear message before anything else
+        last_error(self.shell)  # a clear message before anything else
         self.chat_magics.chat(("--fix --insert " if insert else "--fix ") + line)
