@@ -194,9 +194,7 @@ def test_dataframe_default_is_schema_and_head(server: Any, run: Any, table: Any)
         ("full", "29,s26", "not shown"),
     ],
 )
-def test_format_specs(
-    server: Any, run: Any, table: Any, spec: str, has: str, lacks: str
-) -> None:
+def test_format_specs(server: Any, run: Any, table: Any, spec: str, has: str, lacks: str) -> None:
     ok(run(f"%%chat\n{{df:{spec}}}"))
     assert has in sent(server) and lacks not in sent(server)
 
@@ -361,7 +359,7 @@ def test_plain_values_show_no_context_item(server: Any, run: Any, shell: Any, ke
     assert not [b for b in ran.bundles if "lexilux-context" in b.get("text/html", "")]
 
 
-# -- the panel accepts the same references ----------------------------------------------------------
+# -- the panel accepts the same references ---------------------------------------------------------
 
 
 def test_the_panel_interpolates_like_the_cell(server: Any, shell: Any, magics: Any) -> None:
@@ -391,7 +389,7 @@ def test_the_panel_interpolates_like_the_cell(server: Any, shell: Any, magics: A
         panel.close()
 
 
-# -- a real kernel ----------------------------------------------------------------------------------
+# -- a real kernel ---------------------------------------------------------------------------------
 
 
 def _outputs(client: Any, code: str) -> list[dict[str, Any]]:
