@@ -65,7 +65,8 @@ def test_out_sends_the_description_of_a_cells_result(server: Any, run: Any, shel
     cell(shell, "df")
     ok(run("%%chat\nWhat is in {Out[2]}?"))
     text = sent(server)
-    assert text.startswith("What is in DataFrame: 2 rows × 2 columns")
+    assert text.startswith("What is in\nDataFrame: 2 rows × 2 columns")  # on its own lines
+    assert text.endswith("| Rome | 4 |\n?")
     assert "| city | n |" in text and "| Oslo | 3 |" in text and "| Rome | 4 |" in text
 
 
@@ -105,7 +106,7 @@ def test_err_sends_type_message_source_and_traceback(server: Any, run: Any, shel
     cell(shell, "total = 3\nratio(total, 0)")
     ok(run("%%chat\nFix this: {Err}"))
     text = sent(server)
-    assert text.startswith("Fix this: ZeroDivisionError: division by zero\n")
+    assert text.startswith("Fix this:\nZeroDivisionError: division by zero\n")
     assert "raised by cell [2]:\n```python\ntotal = 3\nratio(total, 0)\n```" in text
     assert "Traceback (most recent call last):" in text
     assert "in ratio\n    return a / b" in text  # the frames of the user's code
@@ -128,7 +129,7 @@ def test_err_of_a_numbered_cell(server: Any, run: Any, shell: Any) -> None:
     ok(run("%%chat\n{Err[1]} / {Err}"))
     text = sent(server)
     assert text.startswith("IndexError: list index out of range")
-    assert "/ KeyError: 'k'" in text
+    assert "```\n /\nKeyError: 'k'\n\nraised by cell [2]" in text
     ran = run("%%chat\n{Err[2]x}")  # not a reference: left as written
     assert ran.error is None
 
@@ -374,7 +375,7 @@ def test_the_panel_interpolates_like_the_cell(server: Any, shell: Any, magics: A
         panel.send.click()
         assert panel.wait(10), panel.status.value
         text = sent(server)
-        assert text.startswith("See df = __import__('pandas').DataFrame({'k': [1, 2]}) and ")
+        assert text.startswith("See df = __import__('pandas').DataFrame({'k': [1, 2]}) and\n")
         assert "| k | int64 | 0 |" in text and "First" not in text
         assert "ZeroDivisionError: division by zero" in text
         panel.input.value = "{nope}"  # an unknown name: said in the status, nothing sent
@@ -444,11 +445,11 @@ def test_references_in_a_real_kernel(_shared_server: Any, monkeypatch: Any) -> N
         assert "In [4]:\n```python\n%matplotlib inline" in before["text"]
         assert "[1 image output(s) not sent; refer to them with {Out[4]}]" in before["text"]
         assert "Output [5]:\n```\nKeyError: 'missing'\n```" in before["text"]
-        assert "Look: DataFrame: 2 rows × 1 columns" in before["text"]
+        assert "Look:\nDataFrame: 2 rows × 1 columns" in before["text"]
         assert "| t | float64 | 0 |" in before["text"]
         png = base64.b64decode(image["image_url"]["url"].split(",", 1)[1])
         assert Image.open(io.BytesIO(png)).format == "PNG"
-        assert after["text"].startswith(" KeyError: 'missing'")
+        assert after["text"].startswith("\nKeyError: 'missing'")
         assert "raised by cell [5]:\n```python\n{}['missing']\n```" in after["text"]
         shown = [o for o in outputs if "lexilux-context" in o.get("data", {}).get("text/html", "")]
         assert len(shown) == 1 and "base64" not in shown[0]["data"]["text/html"]
