@@ -65,7 +65,7 @@ def _pil_png(image: Any, max_px: int) -> bytes:
     if image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.mode else "RGB")
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG")
     return out.getvalue()
 
 
