@@ -115,6 +115,8 @@ def render(expr: str, value: Any, spec: str, caps: Caps, sent: list[str]) -> lis
                 f"{label}: the output of cell [{value.number}], {sum(map(len, texts))} characters"
             )
         return out
+    if isinstance(value, BaseException):  # an exception bound to a name: told like {Err}
+        value = references.error_info(value, shell=None)
     if isinstance(value, references.ErrorInfo):
         text = value.text(caps.output_chars)
         sent.append(f"{label}: {type(value.error).__name__}, {len(text)} characters")

@@ -148,6 +148,18 @@ def test_err_before_any_error_and_of_a_clean_cell(server: Any, run: Any, shell: 
     assert server.requests == []
 
 
+def test_an_exception_value_is_told_like_err(server: Any, run: Any, shell: Any) -> None:
+    cell(shell, "try:\n    int('x')\nexcept ValueError as exc:\n    caught = exc")
+    shell.user_ns["made"] = KeyError("never raised")
+    ok(run("%%chat\n{caught}"))
+    text = sent(server)
+    assert text.startswith("ValueError: invalid literal for int() with base 10: 'x'")
+    assert "raised by cell [1]:" in text and "int('x')" in text
+    ok(run("%%chat\n{made}"))
+    assert sent(server).startswith("KeyError: 'never raised'\n\nraised by a cell:")
+    assert "(not recorded: it was not raised by a cell)" in sent(server)
+
+
 def test_a_variable_named_err_wins(server: Any, run: Any, shell: Any) -> None:
     cell(shell, "1/0")
     shell.user_ns["Err"] = "my own Err"
