@@ -173,20 +173,25 @@ def interpolate_parts(
 
 
 def _on_own_lines(segments: list[Segment]) -> list[Segment]:
-    """A newline before and after each block, unless the text around it already has one."""
+    """A newline before and after each block, unless the text around it already has one (and
+    no space left dangling at those line breaks)."""
+    items = [s for s in segments if not isinstance(s, str) or s]
     out: list[Segment] = []
-    for i, segment in enumerate(segments):
-        if isinstance(segment, Block):
-            before = next((s for s in reversed(out) if not isinstance(s, str) or s), "")
-            after = next((s for s in segments[i + 1 :] if not isinstance(s, str) or s), "")
-            lead = "\n" if isinstance(before, str) and before and not before.endswith("\n") else ""
-            lead = "\n" if not isinstance(before, str) else lead
-            tail = "\n" if not isinstance(after, str) or (after and after[0] != "\n") else ""
-            if lead and out and isinstance(out[-1], str):
-                out[-1] = out[-1].rstrip(" \t")  # no trailing space before the line break
-            out.append(lead + segment + tail)
-        else:
+    for i, segment in enumerate(items):
+        before = out[-1] if out else None
+        if isinstance(segment, str) and isinstance(before, Block) and before.endswith("\n"):
+            segment = segment.lstrip(" \t")  # the text after a block starts its own line
+        if not isinstance(segment, Block):
             out.append(segment)
+            continue
+        after = items[i + 1] if i + 1 < len(items) else None
+        if isinstance(before, str) and not isinstance(before, Block):
+            out[-1] = before = before.rstrip(" \t")
+        lead = before is not None and not (isinstance(before, str) and before.endswith("\n"))
+        tail = after is not None and not (
+            isinstance(after, str) and after.lstrip(" \t")[:1] == "\n"
+        )
+        out.append(Block(("\n" if lead else "") + segment + ("\n" if tail else "")))
     return out
 
 

@@ -66,7 +66,7 @@ def test_a_dataframe_and_a_figure_reach_the_model_and_the_cell_shows_the_context
     assert [p["type"] for p in content] == ["text", "image_url", "text"]
     assert content[0]["text"].startswith("Summarise\nDataFrame: 2 rows × 2 columns")
     assert "| Brest | 06:12 |" in content[0]["text"] and "| Cádiz | 07:40 |" in content[0]["text"]
-    assert content[0]["text"].endswith("| Cádiz | 07:40 |\nand describe")
+    assert content[0]["text"].endswith("| Cádiz | 07:40 |\nand describe ")
     assert content[2]["text"] == "."
     png = base64.b64decode(content[1]["image_url"]["url"].split(",", 1)[1])
     assert Image.open(io.BytesIO(png)).size == (640, 480)

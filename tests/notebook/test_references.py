@@ -129,7 +129,7 @@ def test_err_of_a_numbered_cell(server: Any, run: Any, shell: Any) -> None:
     ok(run("%%chat\n{Err[1]} / {Err}"))
     text = sent(server)
     assert text.startswith("IndexError: list index out of range")
-    assert "```\n /\nKeyError: 'k'\n\nraised by cell [2]" in text
+    assert "```\n/\nKeyError: 'k'\n\nraised by cell [2]" in text
     ran = run("%%chat\n{Err[2]x}")  # not a reference: left as written
     assert ran.error is None
 
