@@ -27,10 +27,11 @@ class CellRecord:
 
     number: int | None
     source: str
-    displays: list[dict[str, Any]] = field(default_factory=list)
+    displays: list[dict[str, Any]] = field(default_factory=list)  # image/png: base64 or bytes
     printed: list[str] = field(default_factory=list)
     printed_chars: int = 0
     error: BaseException | None = None
+    paused: bool = False  # the shell itself is writing (a terminal's Out[n]: or traceback)
 
     @property
     def text(self) -> str:
@@ -40,6 +41,8 @@ class CellRecord:
         return kept + (f"\n[… {lost} more characters were printed]" if lost > 0 else "")
 
     def write(self, text: str) -> None:
+        if self.paused:
+            return
         self.printed_chars += len(text)
         room = KEEP_TEXT - sum(len(t) for t in self.printed)
         if room > 0:
@@ -85,7 +88,11 @@ class CellRecorder:
 
             def publish(data: Any, *args: Any, **kwargs: Any) -> Any:
                 self._displayed(record, data)
-                return original(data, *args, **kwargs)
+                record.paused = True  # a terminal prints the text/plain: not printed text
+                try:
+                    return original(data, *args, **kwargs)
+                finally:
+                    record.paused = False
 
             self._patch(publisher, "publish", publish)
         for stream in (sys.stdout, sys.stderr):
@@ -97,6 +104,12 @@ class CellRecorder:
                 return _write(text)
 
             self._patch(stream, "write", tee)
+        # A terminal shell prints results and tracebacks to stdout: those are not printed text
+        # (a kernel sends them as messages); Out and the error are recorded on their own.
+        hook = getattr(self.shell, "displayhook", None)
+        for owner, name in ((hook, "write_output_prompt"), (hook, "write_format_data")):
+            self._pause_during(record, owner, name)
+        self._pause_during(record, self.shell, "_showtraceback")
 
     def _post(self, result: Any = None) -> None:
         self._unpatch()
@@ -112,10 +125,26 @@ class CellRecorder:
             while len(self.cells) > KEEP_CELLS:
                 self.cells.popitem(last=False)
 
+    def _pause_during(self, record: CellRecord, owner: Any, name: str) -> None:
+        method = getattr(owner, name, None)
+        if method is None:
+            return
+
+        def paused(*args: Any, **kwargs: Any) -> Any:
+            record.paused = True
+            try:
+                return method(*args, **kwargs)
+            finally:
+                record.paused = False
+
+        self._patch(owner, name, paused)
+
     def _displayed(self, record: CellRecord, data: Any) -> None:
         if not isinstance(data, dict):
             return
         kept = {k: data[k] for k in ("text/plain", "image/png") if isinstance(data.get(k), str)}
+        if isinstance(data.get("image/png"), bytes):  # before a kernel base64-encodes it
+            kept["image/png"] = data["image/png"]
         if "image/png" in kept and sum("image/png" in d for d in record.displays) >= KEEP_IMAGES:
             del kept["image/png"]
         if "text/plain" in kept:

@@ -65,7 +65,7 @@ def _pil_png(image: Any, max_px: int) -> bytes:
     if image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.mode else "RGB")
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG")
     return out.getvalue()
 
 
@@ -74,7 +74,12 @@ def shrink_png(data: bytes, max_px: int) -> bytes:
     size = png_size(data)
     if size is not None and max(size) <= max_px:
         return data
-    image = _pillow().open(io.BytesIO(data))
+    pillow = _pillow()
+    try:
+        image = pillow.open(io.BytesIO(data))
+        image.load()
+    except (OSError, ValueError, SyntaxError) as exc:  # what Pillow raises for a broken image
+        raise ValidationError(f"an image could not be read as PNG ({exc})") from None
     return _pil_png(image, max_px)
 
 

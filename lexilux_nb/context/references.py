@@ -155,3 +155,24 @@ def _error(expr: str, n: int | None, shell: Any, recorder: CellRecorder | None) 
     if isinstance(error, BaseException):  # raised before the extension was loaded
         return ErrorInfo(error, None, "(the source of that cell was not recorded)")
     raise CellReferenceError(f"{{{expr}}}: no cell has raised an error in this session yet")
+
+
+def error_info(error: BaseException, shell: Any = None) -> ErrorInfo:
+    """An exception as :class:`ErrorInfo`, with its cell when the recorder saw it raised."""
+    from IPython.core.getipython import get_ipython
+
+    shell = shell or get_ipython()  # type: ignore[no-untyped-call]
+    recorder = recorder_of(shell)
+    for record in reversed(list(recorder.cells.values()) if recorder else []):
+        if record.error is error:
+            return ErrorInfo(error, record.number, record.source)
+    # raised and caught inside a cell: its traceback's frames name the cell's file
+    numbers = getattr(getattr(shell, "compile", None), "_filename_map", None) or {}
+    tb, found = error.__traceback__, None
+    while tb is not None:
+        found = numbers.get(tb.tb_frame.f_code.co_filename, found)
+        tb = tb.tb_next
+    cells = sources(shell)
+    if isinstance(found, int) and 0 < found < len(cells):
+        return ErrorInfo(error, found, cells[found])
+    return ErrorInfo(error, None, "(not recorded: it was not raised by a cell)")

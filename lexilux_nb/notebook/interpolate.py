@@ -37,6 +37,14 @@ _SCALARS = (str, int, float, bool, type(None), dict, list)
 Segment = str | dict[str, Any]  # text, or an image content part
 
 
+class Block(str):
+    """A multi-line description (a table, a traceback): set on lines of its own."""
+
+
+def _block(text: str) -> str:
+    return Block(text) if "\n" in text else text
+
+
 class InterpolationError(ValidationError):
     """A placeholder could not be filled."""
 
@@ -88,26 +96,35 @@ def render(expr: str, value: Any, spec: str, caps: Caps, sent: list[str]) -> lis
         if images.is_image(value.result):
             out.append(_image(value.result, caps, label, sent))
         elif value.result is not references.MISSING:
-            out.append(describe(value.result, spec, caps.max_chars))
+            out.append(_block(describe(value.result, spec, caps.max_chars)))
         for shown in value.displays:
             if "image/png" in shown:
                 out.append(_image(shown["image/png"], caps, label, sent))
             else:
-                out.append(describe(shown.get("text/plain", ""), "", caps.max_chars))
+                out.append(_block(describe(shown.get("text/plain", ""), "", caps.max_chars)))
+        merged: list[Segment] = []
+        for piece in out:  # the result and each display's text, one per line
+            if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+                merged[-1] = _block(merged[-1] + "\n" + piece)
+            else:
+                merged.append(piece)
+        out = merged
         texts = [s for s in out if isinstance(s, str)]
         if texts:
             sent.append(
                 f"{label}: the output of cell [{value.number}], {sum(map(len, texts))} characters"
             )
-        return [s if not isinstance(s, str) or i == 0 else "\n" + s for i, s in enumerate(out)]
+        return out
+    if isinstance(value, BaseException):  # an exception bound to a name: told like {Err}
+        value = references.error_info(value, shell=None)
     if isinstance(value, references.ErrorInfo):
         text = value.text(caps.output_chars)
         sent.append(f"{label}: {type(value.error).__name__}, {len(text)} characters")
-        return [text]
+        return [Block(text)]
     text = describe(value, spec, caps.max_chars)
     if expr.startswith("In[") or not isinstance(value, _SCALARS):
         sent.append(f"{label}: {type(value).__name__}, {len(text)} characters")
-    return [text]
+    return [text if isinstance(value, str) and not expr.startswith("In[") else _block(text)]
 
 
 def interpolate_parts(
@@ -145,6 +162,7 @@ def interpolate_parts(
         except ValidationError as exc:
             raise InterpolationError(str(exc)) from None
     segments.append(prompt[pos:])
+    segments = _on_own_lines(segments)
     for call in _CALL.finditer(prompt):
         if call.group("root") in namespace:
             notices.append(
@@ -152,6 +170,29 @@ def interpolate_parts(
                 "[keys], never calls (nothing is evaluated). Compute it in a cell first."
             )
     return segments, notices
+
+
+def _on_own_lines(segments: list[Segment]) -> list[Segment]:
+    """A newline before and after each block, unless the text around it already has one (and
+    no space left dangling at those line breaks)."""
+    items = [s for s in segments if not isinstance(s, str) or s]
+    out: list[Segment] = []
+    for i, segment in enumerate(items):
+        before = out[-1] if out else None
+        if isinstance(segment, str) and isinstance(before, Block) and before.endswith("\n"):
+            segment = segment.lstrip(" \t")  # the text after a block starts its own line
+        if not isinstance(segment, Block):
+            out.append(segment)
+            continue
+        after = items[i + 1] if i + 1 < len(items) else None
+        if isinstance(before, str) and not isinstance(before, Block):
+            out[-1] = before = before.rstrip(" \t")
+        lead = before is not None and not (isinstance(before, str) and before.endswith("\n"))
+        tail = after is not None and not (
+            isinstance(after, str) and after.lstrip(" \t")[:1] == "\n"
+        )
+        out.append(Block(("\n" if lead else "") + segment + ("\n" if tail else "")))
+    return out
 
 
 def as_content(segments: list[Segment]) -> str | list[dict[str, Any]]:

@@ -225,7 +225,7 @@ def test_a_long_dataframe_is_described_not_shortened() -> None:
     long = pd.DataFrame({"a": range(100), "b": [f"x{i}" for i in range(100)]})
     text, notices = interpolate("rows: {long}", {"long": long})
     assert isinstance(text, str) and "..." not in text  # not pandas' screen-sized repr
-    assert text.startswith("rows: DataFrame: 100 rows × 2 columns")
+    assert text.startswith("rows:\nDataFrame: 100 rows × 2 columns")  # on lines of its own
     assert "| a | int64 | 0 |" in text and "[90 more rows not shown]" in text
     assert notices == []
 
