@@ -105,7 +105,11 @@ def _from_ipython(shell: Any) -> LastError | None:
 
 def last_error(shell: Any) -> LastError:
     """The last failed cell, or a ``UsageError`` that says there is none."""
-    found = _recorded(shell) or _from_ipython(shell)
+    recorded, shown = _recorded(shell), _from_ipython(shell)
+    # IPython keeps the last traceback it showed: when it is not the recorded error it is newer
+    # (a SyntaxError, which never runs, or an error from before the extension was loaded).
+    newer = shown is not None and (recorded is None or shown.error is not recorded.error)
+    found = shown if newer else recorded
     if found is None:
         raise UsageError(
             "%chat_fix: no error to fix yet. Run the cell that fails, then %chat_fix "

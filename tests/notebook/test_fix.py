@@ -143,6 +143,16 @@ def test_an_error_from_before_the_extension_was_loaded_is_found_too(shell, serve
     assert "ZeroDivisionError" in sent(server)
 
 
+def test_a_syntax_error_after_a_runtime_error_is_the_last_error(shell, server):
+    cell(shell, "1/0")
+    cell(shell, "print('unclosed'")
+    server.queue(Reply(text=ANSWER))
+    cell(shell, "%chat_fix --no-history")
+    prompt = sent(server)
+    assert "print('unclosed'" in prompt and "SyntaxError" in prompt
+    assert "ZeroDivisionError" not in prompt
+
+
 def test_a_syntax_error_is_sent_with_its_source(shell, server):
     cell(shell, "def broken(:\n    pass")
     server.queue(Reply(text=ANSWER))
