@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 Describer = Callable[[Any, str, int], str]
@@ -79,7 +80,21 @@ def describe(value: Any, spec: str = "", max_chars: int = MAX_CHARS) -> str:
     if module == "numpy" and name == "ndarray":
         return _ndarray(value, spec, max_chars)
     if isinstance(value, (dict, list)):
-        text = json.dumps(value, indent=1, default=str)
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        if len(text) > 100:
+            text = json.dumps(value, indent=1, ensure_ascii=False, default=str)
         return text if spec == "full" else _bounded(text, max_chars, "JSON")
     text = str(value)
     return text if spec == "full" else _bounded(text, max_chars, "text")
+
+
+SPECS = ("md", "csv", "schema", "full")
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The size caps (ChatConfig settings): per value, per cell output, per image side."""
+
+    max_chars: int = MAX_CHARS
+    output_chars: int = 2000
+    image_px: int = 1024

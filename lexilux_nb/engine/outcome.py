@@ -40,6 +40,7 @@ class Outcome:
     model: str  # the model that answered, as the reader should see it
     error: LexiluxError | None = None
     recorded: bool = False
+    cost: float | None = None  # US dollars, where a price is known (see engine.usage)
 
     @property
     def footer(self) -> Footer:
@@ -86,12 +87,17 @@ def ending_of(outcome: Outcome) -> str:
 
 
 def footer_of(outcome: Outcome) -> Footer:
-    """Model, tokens in → out, seconds, how it ended, and continuations (each said once)."""
+    """Model, tokens in → out (and the cost where known), seconds, how it ended, and
+    continuations (each said once)."""
     result = outcome.result
     usage = result.usage
     tokens = None
     if usage.input_tokens is not None or usage.output_tokens is not None:
         tokens = f"{usage.input_tokens or 0} → {usage.output_tokens or 0} tokens"
+        if outcome.cost is not None:
+            from .usage import format_cost
+
+            tokens += f", {format_cost(outcome.cost)}"
     extras: list[str] = []
     if result.continues:
         extras.append(f"{result.continues} continuation{'s' if result.continues > 1 else ''}")

@@ -20,6 +20,7 @@ from ..client.models import ChatResult, ChatStreamChunk
 from .interrupts import deferred_interrupts
 from .outcome import Ask, Outcome, State
 from .turn import Turn
+from .usage import LEDGER, price
 from .view import AnswerView, Show
 
 Settled = Callable[[Outcome], None]
@@ -76,8 +77,10 @@ class Engine:
     ) -> Outcome:
         if state == "interrupted" and not result.interrupted:
             result = replace(result, interrupted=True)
-        model = self.model_label or result.model or ask.options.get("model") or self.chat.model
-        return Outcome(result, state, self._clock() - started, str(model or "?"), error)
+        asked = result.model or ask.options.get("model") or self.chat.model
+        model = self.model_label or asked
+        cost = price(asked, result.usage, self.chat.base_url)
+        return Outcome(result, state, self._clock() - started, str(model or "?"), error, cost=cost)
 
     def _failure(self, exc: LexiluxError, stream: Any, started: float, ask: Ask) -> Outcome:
         partial = getattr(exc, "partial_result", None)
@@ -92,6 +95,8 @@ class Engine:
             outcome.state == "interrupted" and ask.keep_interrupted and arrived
         )
         with deferred_interrupts(reraise=False):
+            requests = 1 + outcome.result.continues  # every surface's turns counted here, once
+            LEDGER.record(outcome.model, outcome.result.usage, outcome.cost, requests)
             if keep:  # the model as the reader should see it, and how long the answer took
                 seconds = round(outcome.seconds, 3)
                 outcome.recorded = turn.commit(outcome.result, model=outcome.model, seconds=seconds)
@@ -102,7 +107,7 @@ class Engine:
     # -- sync: inside a cell -----------------------------------------------------------------
 
     def _result(self, turn: Turn, ask: Ask, view: AnswerView, opened: list[Any]) -> ChatResult:
-        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.prompt
+        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.request
         continuing = ask.continuation is not None
         if not ask.stream:
             result = chat.complete(prompt, **call) if continuing else chat(prompt, **call)
@@ -157,7 +162,7 @@ class Engine:
     async def _aresult(
         self, turn: Turn, ask: Ask, view: AnswerView, opened: list[Any]
     ) -> ChatResult:
-        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.prompt
+        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.request
         continuing = ask.continuation is not None
         if not ask.stream:
             if continuing:

@@ -40,6 +40,14 @@ class Turn:
             span = self._old_span()
             self.context = self.history[: span[0]] if span else self.history.clone()
 
+    @property
+    def request(self) -> Any:
+        """What the client is given: the text, or one user message holding the content parts
+        (a bare list would be read as a list of messages)."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        return [{"role": "user", "content": self.prompt}]
+
     def _old_span(self) -> tuple[int, int] | None:
         if self.history is None or not self.key:
             return None

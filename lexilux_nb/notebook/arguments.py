@@ -43,7 +43,10 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--base-url",), {"help": "Endpoint for this call (…/v1)."}),
     (("--api-key-env",), {"help": "Environment variable holding the API key."}),
     (("--dry-run",), {"action": "store_true", "help": "Show the request; send nothing."}),
+    (("--context",), {"type": int, "metavar": "N", "help": "Also send the previous N code cells."}),
     (("--no-interpolate",), {"action": "store_true", "help": "Leave {name} placeholders as is."}),
+    (("--fix",), {"action": "store_true", "help": "Send the last error and its cell for a fix."}),
+    (("--insert",), {"action": "store_true", "help": "Put the answer's code in a new cell below."}),
 ]
 _COMPLETE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--max-continues",), {"type": int, "default": None, "help": "Continuation rounds (5)."}),
@@ -174,6 +177,10 @@ def parse(magic: Callable[..., Any], options: str) -> Any:
     if args.reasoning is not None and args.reasoning not in REASONING_EFFORTS:
         message = f"--reasoning takes one of {', '.join(REASONING_EFFORTS)}, got {args.reasoning!r}"
         raise _usage_error(magic, message)
+    if (getattr(args, "context", None) or 0) < 0:
+        raise _usage_error(
+            magic, f"--context takes a number of cells, 0 or more, got {args.context}"
+        )
     try:
         args.extra = parse_params(args.param or [])
     except UsageError as exc:

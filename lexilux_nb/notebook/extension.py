@@ -11,7 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .fix import FixMagics
 from .magics import ChatMagics
+from .usage_magic import UsageMagics
+
+_OURS = (ChatMagics, FixMagics, UsageMagics)
 
 _QUESTION_LINE = re.compile(r"^(?P<indent>\s*)%(?P<magic>chat|chat_complete)\s+(?P<rest>.*\?)\s*$")
 
@@ -37,6 +41,11 @@ def load(shell: Any) -> ChatMagics:
     unload(shell)  # a reload replaces the old instance instead of stacking a second one
     magics = ChatMagics(shell=shell)  # Magics.__init__ already appends it to shell.configurables
     shell.register_magics(magics)
+    helpers = (FixMagics(shell, magics), UsageMagics(shell))
+    shell.register_magics(*helpers)
+    for helper in helpers:  # no settings of their own: ChatMagics stays the configurable
+        if helper in shell.configurables:
+            shell.configurables.remove(helper)
     if magics not in shell.configurables:
         shell.configurables.append(magics)
     shell.input_transformers_cleanup.append(route_questions)
@@ -54,10 +63,11 @@ def unload(shell: Any) -> None:
     manager = shell.magics_manager
     for kind in ("line", "cell"):
         table = manager.magics[kind]
-        ours = [n for n, f in table.items() if isinstance(getattr(f, "__self__", None), ChatMagics)]
+        ours = [n for n, f in table.items() if isinstance(getattr(f, "__self__", None), _OURS)]
         for name in ours:
             del table[name]
-    manager.registry.pop("ChatMagics", None)
+    for name in ("ChatMagics", "FixMagics", "UsageMagics"):
+        manager.registry.pop(name, None)
     while route_questions in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(route_questions)
     background.stop()

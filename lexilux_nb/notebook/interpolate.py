@@ -1,14 +1,16 @@
-"""Fill ``{name}``, ``{name.attr}`` and ``{name[key]}`` in a prompt from the user namespace.
+"""Fill ``{name}``, ``{name.attr}``, ``{name[key]}`` and ``{name:spec}`` in a prompt.
 
-Only those exact shapes are placeholders; anything else in braces (JSON, code, set literals)
-is left exactly as written, ``{{name}}`` gives a literal ``{name}``, and nothing is ``eval``-ed.
-Doubled braces around anything else are kept as they are, so nested JSON such as
+Only those exact shapes are placeholders; anything else in braces (JSON, code, set literals,
+``{x:>10}``) is left exactly as written, ``{{name}}`` gives a literal ``{name}``, and nothing is
+``eval``-ed. Doubled braces around anything else are kept as they are, so nested JSON such as
 ``{"a": {"b": 1}}`` is sent unchanged. An unknown name is an error that names it.
 
-The model sees a value's ``str()``, and some libraries shorten theirs to fit a screen (pandas
-keeps 10 rows of a long DataFrame, numpy summarises big arrays with "..."): :func:`interpolate`
-returns a notice for each such value, and for a placeholder that looks like a call (``{x.f()}``),
-which is sent as written because nothing is evaluated.
+A value is sent as its description (:func:`lexilux_nb.context.describe`: bounded, saying what
+was left out, never a silently truncated repr); a spec of letters picks the form (``md``,
+``csv``, ``schema``, ``full``) and any other is refused. ``{In[n]}``, ``{Out[n]}``, ``{Err}``
+refer to cells (:mod:`lexilux_nb.context.references`); figures, PIL images and image outputs
+become image parts, so the prompt becomes a list of content parts. A placeholder that looks like
+a call (``{x.f()}``) is sent as written, with a notice, because nothing is evaluated.
 """
 
 from __future__ import annotations
@@ -18,20 +20,38 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..client.errors import ValidationError
+from ..context import images, references
+from ..context.describe import SPECS, Caps, describe
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _ACCESS = rf"(?:\.{_IDENT}|\[(?:-?\d+|'[^'\]]*'|\"[^\"\]]*\"|{_IDENT})\])"
 _PLACEHOLDER = rf"{_IDENT}{_ACCESS}*"
-_TOKEN = re.compile(rf"\{{\{{(?P<literal>{_PLACEHOLDER})\}}\}}|\{{(?P<expr>{_PLACEHOLDER})\}}")
+_SPEC = r"(?::(?P<spec>[A-Za-z]+))?"
+_TOKEN = re.compile(
+    rf"\{{\{{(?P<literal>{_PLACEHOLDER}(?::[A-Za-z]+)?)\}}\}}|\{{(?P<expr>{_PLACEHOLDER}){_SPEC}\}}"
+)
 _STEP = re.compile(rf"\.(?P<attr>{_IDENT})|\[(?P<key>[^\]]*)\]")
 _CALL = re.compile(rf"\{{(?P<root>{_IDENT})(?:{_ACCESS})*\([^{{}}]*\)[^{{}}]*\}}")
+_SCALARS = (str, int, float, bool, type(None), dict, list)
+
+Segment = str | dict[str, Any]  # text, or an image content part
+
+
+class Block(str):
+    """A multi-line description (a table, a traceback): set on lines of its own."""
+
+
+def _block(text: str) -> str:
+    return Block(text) if "\n" in text else text
 
 
 class InterpolationError(ValidationError):
     """A placeholder could not be filled."""
 
 
-def _lookup(expr: str, namespace: Mapping[str, Any]) -> Any:
+def _lookup(expr: str, namespace: Mapping[str, Any], shell: Any = None) -> Any:
+    if references.is_reference(expr, namespace) and (shell is not None or expr.startswith("Err")):
+        return references.resolve(expr, shell)
     name = re.match(_IDENT, expr)
     assert name is not None
     root = name.group(0)
@@ -60,47 +80,143 @@ def _lookup(expr: str, namespace: Mapping[str, Any]) -> Any:
     return value
 
 
-_ELIDED = re.compile(r"^[ .]*\.\.[ .]*$|\.\.\.", re.MULTILINE)  # a row of dots, or "..."
+def _image(value: Any, caps: Caps, label: str, sent: list[str]) -> dict[str, Any]:
+    png = images.png_of(value, caps.image_px)
+    sent.append(f"{label}: {images.placeholder(png)}")
+    return images.image_part(png)
 
 
-def shortened(value: Any, text: str) -> str | None:
-    """Why ``text`` (the ``str()`` of ``value``) shows less than the value holds, or None."""
-    module = type(value).__module__.split(".")[0]
-    kind = type(value).__name__
-    if module == "pandas" and hasattr(value, "shape") and _ELIDED.search(text):
-        shape = " × ".join(str(n) for n in value.shape)
-        return f"pandas shortened this {kind} ({shape}) to fit a screen"
-    if module == "numpy" and hasattr(value, "size") and "..." in text:
-        return f"numpy summarised this array of {value.size} items"
-    return None
+def render(expr: str, value: Any, spec: str, caps: Caps, sent: list[str]) -> list[Segment]:
+    """What ``{expr:spec}`` sends: text and image parts; ``sent`` gets a line per item."""
+    label = f"{{{expr}}}"
+    if images.is_image(value):
+        return [_image(value, caps, label, sent)]
+    if isinstance(value, references.CellOutput):
+        out: list[Segment] = []
+        if images.is_image(value.result):
+            out.append(_image(value.result, caps, label, sent))
+        elif value.result is not references.MISSING:
+            out.append(_block(describe(value.result, spec, caps.max_chars)))
+        for shown in value.displays:
+            if "image/png" in shown:
+                out.append(_image(shown["image/png"], caps, label, sent))
+            else:
+                out.append(_block(describe(shown.get("text/plain", ""), "", caps.max_chars)))
+        merged: list[Segment] = []
+        for piece in out:  # the result and each display's text, one per line
+            if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+                merged[-1] = _block(merged[-1] + "\n" + piece)
+            else:
+                merged.append(piece)
+        out = merged
+        texts = [s for s in out if isinstance(s, str)]
+        if texts:
+            sent.append(
+                f"{label}: the output of cell [{value.number}], {sum(map(len, texts))} characters"
+            )
+        return out
+    if isinstance(value, BaseException):  # an exception bound to a name: told like {Err}
+        value = references.error_info(value, shell=None)
+    if isinstance(value, references.ErrorInfo):
+        text = value.text(caps.output_chars)
+        sent.append(f"{label}: {type(value.error).__name__}, {len(text)} characters")
+        return [Block(text)]
+    text = describe(value, spec, caps.max_chars)
+    if expr.startswith("In[") or not isinstance(value, _SCALARS):
+        sent.append(f"{label}: {type(value).__name__}, {len(text)} characters")
+    return [text if isinstance(value, str) and not expr.startswith("In[") else _block(text)]
 
 
-def interpolate(prompt: str, namespace: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """The prompt with placeholders filled (every other brace kept as written), and notices."""
+def interpolate_parts(
+    prompt: str,
+    namespace: Mapping[str, Any],
+    *,
+    shell: Any = None,
+    caps: Caps | None = None,
+    sent: list[str] | None = None,
+) -> tuple[list[Segment], list[str]]:
+    """The prompt as segments (text and image parts) with placeholders filled, and notices."""
+    caps = caps or Caps()
+    sent = [] if sent is None else sent
     notices: list[str] = []
-
-    def fill(match: re.Match[str]) -> str:
+    segments: list[Segment] = []
+    pos = 0
+    for match in _TOKEN.finditer(prompt):
+        segments.append(prompt[pos : match.start()])
+        pos = match.end()
         literal = match.group("literal")
         if literal is not None:
-            return "{" + literal + "}"
-        expr = match.group("expr")
-        value = _lookup(expr, namespace)
-        text = str(value)
-        why = shortened(value, text)
-        if why:
-            fix = (
-                f" To send all of it, bind {expr}.to_csv() to a variable and use that."
-                if why.startswith("pandas")
-                else ""
+            segments.append("{" + literal + "}")
+            continue
+        expr, spec = match.group("expr"), match.group("spec") or ""
+        if spec and spec not in SPECS:
+            raise InterpolationError(
+                f"{{{expr}:{spec}}} in the prompt: unknown format {spec!r}; use one of "
+                f"{', '.join(':' + s for s in SPECS)}, or write {{{{{expr}:{spec}}}}} to send it "
+                "as is."
             )
-            notices.append(f"{{{expr}}}: {why}, so the model sees only part of it.{fix}")
-        return text
-
-    filled = _TOKEN.sub(fill, prompt)
+        try:
+            segments += render(expr, _lookup(expr, namespace, shell), spec, caps, sent)
+        except InterpolationError:
+            raise
+        except ValidationError as exc:
+            raise InterpolationError(str(exc)) from None
+    segments.append(prompt[pos:])
+    segments = _on_own_lines(segments)
     for call in _CALL.finditer(prompt):
         if call.group("root") in namespace:
             notices.append(
                 f"{call.group(0)} is sent as written: placeholders are names, attributes and "
                 "[keys], never calls (nothing is evaluated). Compute it in a cell first."
             )
-    return filled, notices
+    return segments, notices
+
+
+def _on_own_lines(segments: list[Segment]) -> list[Segment]:
+    """A newline before and after each block, unless the text around it already has one (and
+    no space left dangling at those line breaks)."""
+    items = [s for s in segments if not isinstance(s, str) or s]
+    out: list[Segment] = []
+    for i, segment in enumerate(items):
+        before = out[-1] if out else None
+        if isinstance(segment, str) and isinstance(before, Block) and before.endswith("\n"):
+            segment = segment.lstrip(" \t")  # the text after a block starts its own line
+        if not isinstance(segment, Block):
+            out.append(segment)
+            continue
+        after = items[i + 1] if i + 1 < len(items) else None
+        if isinstance(before, str) and not isinstance(before, Block):
+            out[-1] = before = before.rstrip(" \t")
+        lead = before is not None and not (isinstance(before, str) and before.endswith("\n"))
+        tail = after is not None and not (
+            isinstance(after, str) and after.lstrip(" \t")[:1] == "\n"
+        )
+        out.append(Block(("\n" if lead else "") + segment + ("\n" if tail else "")))
+    return out
+
+
+def as_content(segments: list[Segment]) -> str | list[dict[str, Any]]:
+    """A string when every segment is text, else content parts: text around image parts."""
+    if all(isinstance(s, str) for s in segments):
+        return "".join(s for s in segments if isinstance(s, str))
+    parts: list[dict[str, Any]] = []
+    run: list[str] = []
+    for segment in segments:
+        if isinstance(segment, str):
+            run.append(segment)
+            continue
+        if "".join(run):
+            parts.append({"type": "text", "text": "".join(run)})
+        run = []
+        parts.append(segment)
+    if "".join(run):
+        parts.append({"type": "text", "text": "".join(run)})
+    return parts
+
+
+def interpolate(
+    prompt: str, namespace: Mapping[str, Any], **kwargs: Any
+) -> tuple[str | list[dict[str, Any]], list[str]]:
+    """The prompt with placeholders filled (every other brace kept as written), and notices."""
+    segments, notices = interpolate_parts(prompt, namespace, **kwargs)
+    return as_content(segments), notices

@@ -19,13 +19,14 @@ from traitlets import TraitError
 from ..client.chat import Chat
 from ..client.errors import LexiluxError
 from ..client.models import ChatResult
+from ..context.cells import CellRecorder
+from ..context.prompt import compose_for
 from ..defaults import RESULT_VARIABLE
 from ..engine import Ask, Engine, Outcome, Turn, TurnInterrupted
-from . import arguments
+from . import arguments, fix, meter
 from .config import Endpoint, Target, build_chat, resolve_endpoint, target
 from .errors import ChatCellError, ChatInterrupted, describe_error, interrupted_message
 from .history_magic import history_command
-from .interpolate import interpolate
 from .namespace import get_history
 from .preview import request_preview
 from .settings import ChatConfig, UnknownSetting
@@ -44,6 +45,7 @@ class ChatMagics(Magics, ChatConfig):
         self._chat: Chat | None = None
         self._chat_key: tuple[Any, ...] | None = None
         self._ended: list[Outcome] = []  # how this cell's turn ended (for late Ctrl-C)
+        self.cells = CellRecorder(shell) if shell is not None else None  # for {Out[n]}, {Err}
 
     def _namespace(self) -> dict[str, Any]:
         if self.shell is None:
@@ -57,7 +59,9 @@ class ChatMagics(Magics, ChatConfig):
         return getattr(self.shell, "kernel", None) is not None
 
     def close(self) -> None:
-        """Close the shared client (on ``%unload_ext``)."""
+        """Close the shared client and stop recording cells (on ``%unload_ext``)."""
+        if self.cells is not None:
+            self.cells.close()
         if self._chat is not None:
             self._chat.close()
             self._chat = None
@@ -179,6 +183,9 @@ class ChatMagics(Magics, ChatConfig):
             arguments.check_prompt_start(magic, prompt)
         prompt = prompt.strip()
         args = arguments.parse(magic, options_text)
+        if args.fix:  # the last error and its cell's source, sent as they are (not filled)
+            prompt, args.no_interpolate = fix.fix_request(self.shell, prompt), True
+        args.typed = prompt  # as typed: the budget meter names each {placeholder}'s share
         if not prompt:
             raise UsageError("no prompt: write it after the options, or in the cell body")
         ns = self._namespace()
@@ -186,9 +193,8 @@ class ChatMagics(Magics, ChatConfig):
         notices = list(chosen.notices)
         history = None
         try:  # an unknown {name} or a non-ChatHistory variable: a short error, no traceback
-            if self.interpolate and not args.no_interpolate:
-                prompt, found = interpolate(prompt, ns)
-                notices += found
+            composed = compose_for(self, prompt, args)  # {name}, {Out[n]}, --context N
+            notices += composed.notices
             if not args.no_history:
                 history = get_history(ns, args.history or self.history)
         except LexiluxError as exc:
@@ -197,12 +203,14 @@ class ChatMagics(Magics, ChatConfig):
             history.clear()
         elif history is not None and args.new:
             history = history[:0]  # preview as if cleared; the real history is untouched
-        turn = Turn(prompt, history, key=self._cell_id())
+        turn = Turn(composed.content, history, key=self._cell_id())
         stream = self.stream and not args.no_stream
         continuation = None
         if complete:
             continuation = {"max_continues": self._max_continues(args), "ensure_complete": False}
         ask = Ask(self._options(args, chosen), stream=stream, continuation=continuation)
+        if composed.bundle():  # what context went with the prompt, collapsed
+            display(composed.bundle(), raw=True)
         if args.dry_run:
             self._dry_run(chosen, turn, ask, notices)
             return
@@ -223,6 +231,7 @@ class ChatMagics(Magics, ChatConfig):
 
         try:
             chat = self.client(chosen)
+            notices += meter.check(self, chat, turn, ask, args.typed)
             view = self._view(args.format, ask)
             for text in notices:
                 view.notice(text)
@@ -249,6 +258,8 @@ class ChatMagics(Magics, ChatConfig):
         error = ended[0].error if ended else None
         if error is not None:
             raise ChatCellError(describe_error(error, chosen.endpoint)) from None
+        if args.insert and ended and ended[-1].state == "complete":
+            fix.insert_code(self.shell, ended[-1].result.text)
 
     def _max_continues(self, args: Any) -> int:
         """``--max-continues`` when given (0 included), else the configured default."""
@@ -313,7 +324,7 @@ class ChatMagics(Magics, ChatConfig):
                 provider=self.provider or ("llamacpp" if endpoint.embedded else None),
             ) as probe:
                 request = probe.prepare(
-                    turn.prompt, stream=ask.stream, history=turn.context, **ask.options
+                    turn.request, stream=ask.stream, history=turn.context, **ask.options
                 )
         except LexiluxError as exc:
             raise ChatCellError(describe_error(exc, endpoint)) from None

@@ -37,6 +37,7 @@ class PanelView:
 
     def __init__(self, panel: ChatPanel, prompt: str) -> None:
         self.panel = panel
+        self.prompt = prompt  # as typed, put back in the input if nothing was answered
         self.live = LiveAnswer(box_style=BUBBLE["assistant"])
         self.question = widgets.HTML(panel._render.message("user", prompt))
         panel._live_parts = [self.question.value, self.live]
@@ -106,6 +107,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
             self._history_name = magics.history if magics is not None else HISTORY
         elif history is None:
             self._history_object = ChatHistory()
+        self._config = magics  # its interpolate setting and caps (else the loaded magics')
         self.engine, self.ask, notices = _setup(chat, magics, args, max_continues, options)
         self.max_continues = int((self.ask.continuation or {}).get("max_continues", 0))
         self._render = Transcript()
@@ -237,7 +239,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
             return
         try:
             self.refresh()  # follow a rebound variable, so this turn shows up when recorded
-            turn = Turn(prompt, self.history)
+            turn = Turn(self._content(prompt), self.history)  # {df}, {Out[n]}, {fig} as in %%chat
         except LexiluxError as exc:  # e.g. the variable was rebound to something else
             self._set_status(str(exc), error=True)
             return
@@ -252,6 +254,13 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         self._set_status("…")
         view = PanelView(self, prompt)  # the question shows at once, before the request starts
         background.submit(self._run(turn, view, continuing))
+
+    def _content(self, prompt: str) -> Any:
+        from ..context.prompt import compose_for
+        from .magics import current_magics
+
+        composed = compose_for(self._config or current_magics(), prompt, None, self._namespace)
+        return composed.content
 
     def cancel(self) -> None:
         """Stop the answer; what arrived is kept in the history, marked interrupted."""
@@ -272,14 +281,14 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         status, error = "", False
         try:
             if self._stop_requested:  # Stop came before this task started: send nothing
-                self.input.value = self.input.value or str(turn.prompt)
+                self.input.value = self.input.value or view.prompt
                 view.discard()
                 status = "stopped before sending"
                 return None
             outcome = await self.engine.arun(turn, ask, view)
             if outcome.error is not None:
                 if not self.input.value:
-                    self.input.value = str(turn.prompt)  # nothing the user typed is lost
+                    self.input.value = view.prompt  # nothing the user typed is lost
                 status = redact(
                     f"{type(outcome.error).__name__}: {outcome.error}", self.engine.chat.secrets
                 )

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..client.errors import mask_secret
-from ..client.messages import content_text
 from ..client.transport import PreparedRequest
+from ..context.images import content_text, redacted
 from .config import Endpoint
 
 PRE = (
@@ -28,7 +28,7 @@ def _shown(request: PreparedRequest, endpoint: Endpoint) -> dict[str, Any]:
     url = request.url
     if endpoint.embedded:
         url = "(the embedded model, started on first use)/chat/completions"
-    return {"url": url, "headers": headers, "body": request.body}
+    return {"url": url, "headers": headers, "body": redacted(request.body)}  # no base64 shown
 
 
 def _messages_text(body: dict[str, Any]) -> list[tuple[str, str]]:

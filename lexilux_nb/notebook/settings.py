@@ -13,7 +13,7 @@ import math
 import os
 from typing import Any
 
-from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 from .. import defaults
@@ -80,6 +80,27 @@ class ChatConfig(Configurable):
         help="Also append answers as plain text to this file (headless runs; $LEXILUX_NB_ECHO)",
     ).tag(config=True)
 
+    context_window = Int(
+        None,
+        allow_none=True,
+        help="The model's context window in tokens for the budget meter (none: what the server "
+        "reports, if it does)",
+    ).tag(config=True)
+    budget = Enum(
+        ("warn", "refuse", "off"),
+        "warn",
+        help="A prompt that will not fit the context window: warn, refuse to send it, or off",
+    ).tag(config=True)
+    context_max_chars = Int(
+        4000, help="Characters a {value} placeholder sends at most (its description says the rest)"
+    ).tag(config=True)
+    context_output_chars = Int(
+        2000, help="Characters of each cell's output (--context) and of a traceback ({Err})"
+    ).tag(config=True)
+    image_max_px = Int(
+        1024, help="Longest side, in pixels, of an image sent from a {fig}, {img} or {Out[n]}"
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._assigned: set[str] = set()  # set with %chat_config (shown as its source)
@@ -114,11 +135,26 @@ class ChatConfig(Configurable):
             raise TraitError(f"max_tokens must be a positive integer, got {value!r}")
         return value
 
+    @validate("context_window")
+    def _valid_window(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if value is not None and value < 1:
+            raise TraitError(f"context_window must be a positive number of tokens, got {value!r}")
+        return value
+
     @validate("max_continues", "max_retries")
     def _valid_count(self, proposal: Any) -> Any:
         value = proposal["value"]
         if value < 0:
             raise TraitError(f"{proposal['trait'].name} must be 0 or more, got {value!r}")
+        return value
+
+    @validate("context_max_chars", "context_output_chars", "image_max_px")
+    def _valid_cap(self, proposal: Any) -> Any:
+        value, name = proposal["value"], proposal["trait"].name
+        low = 16 if name == "image_max_px" else 100
+        if value < low:
+            raise TraitError(f"{name} must be a whole number of at least {low}, got {value!r}")
         return value
 
     @validate("base_url")

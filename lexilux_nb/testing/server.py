@@ -30,13 +30,20 @@ class FakeOpenAIServer:
     Use as a context manager (``with FakeOpenAIServer() as server: ...``) or call
     :meth:`start` and :meth:`stop`. ``port=0`` (the default) picks a free port.
     ``api_key``: when set, requests without ``Authorization: Bearer <api_key>`` get a 401.
+    ``context_window``: when set, ``/v1/models`` reports it as llama.cpp does (``meta.n_ctx``).
     """
 
     def __init__(
-        self, model: str = "fake-model", api_key: str | None = None, *, port: int = 0
+        self,
+        model: str = "fake-model",
+        api_key: str | None = None,
+        *,
+        port: int = 0,
+        context_window: int | None = None,
     ) -> None:
         self.model = model
         self.api_key = api_key
+        self.context_window = context_window
         self.default: ReplySource | None = None
         self._port = port
         self._lock = threading.Lock()
@@ -151,7 +158,15 @@ class FakeOpenAIServer:
         return _as_reply(source, request)
 
     def _model_object(self) -> dict[str, Any]:
-        return {"id": self.model, "object": "model", "created": 0, "owned_by": "lexilux-nb"}
+        found: dict[str, Any] = {
+            "id": self.model,
+            "object": "model",
+            "created": 0,
+            "owned_by": "lexilux-nb",
+        }
+        if self.context_window is not None:  # llama.cpp's shape (n_ctx: what one request may use)
+            found["meta"] = {"n_ctx": self.context_window, "n_ctx_train": self.context_window}
+        return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

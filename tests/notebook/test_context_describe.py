@@ -42,3 +42,14 @@ def test_hook_and_registry() -> None:
     register_describer(Registered, lambda v, spec, cap: "registered")
     assert describe(Hooked(), "md") == "hooked:md"
     assert describe(Registered()) == "registered"
+
+
+def test_json_is_compact_when_short_and_indented_when_long() -> None:
+    assert describe({"k": [1, 2], "name": "Ada"}) == '{"k": [1, 2], "name": "Ada"}'
+    long = describe({"rows": list(range(40))})
+    assert long.startswith('{\n "rows": [\n  0,\n  1,')
+
+
+def test_full_is_unbounded_for_text_and_json() -> None:
+    assert describe("y" * 10_000, "full", max_chars=10) == "y" * 10_000
+    assert "not shown" not in describe(list(range(5000)), "full", max_chars=10)

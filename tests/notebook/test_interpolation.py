@@ -100,11 +100,12 @@ def test_json_with_a_placeholder_inside(server: Any, run: Any, names: dict[str, 
     assert sent_prompt(server) == '{"name": "Ada", "n": 42}'
 
 
-def test_values_are_inserted_as_str(server: Any, run: Any, shell: Any) -> None:
+def test_values_are_inserted_as_descriptions(server: Any, run: Any, shell: Any) -> None:
     shell.user_ns["data"] = {"a": [1, 2]}
     shell.user_ns["text"] = "has {braces} and {x}"
     ok(run("%%chat\n{data} / {text}"))
-    assert sent_prompt(server) == "{'a': [1, 2]} / has {braces} and {x}"  # not re-interpolated
+    # dicts and lists as JSON, strings as themselves (and not re-interpolated)
+    assert sent_prompt(server) == '{"a": [1, 2]} / has {braces} and {x}'
 
 
 def test_line_form_interpolates_too(server: Any, run: Any, names: dict[str, Any]) -> None:
@@ -216,29 +217,26 @@ def test_interpolation_error_is_a_validation_error() -> None:
         interpolate("{missing}", {})
 
 
-# -- what the model would not see ----------------------------------------------------------------
+# -- what the model sees of a big value: a description, never a silently shortened repr ----------
 
 
-def test_a_long_dataframe_gets_a_notice_and_a_short_one_none() -> None:
+def test_a_long_dataframe_is_described_not_shortened() -> None:
     pd = pytest.importorskip("pandas")
     long = pd.DataFrame({"a": range(100), "b": [f"x{i}" for i in range(100)]})
-    short = pd.DataFrame({"a": [1, 2]})
     text, notices = interpolate("rows: {long}", {"long": long})
-    assert text == f"rows: {long}" and "..." in text
-    assert len(notices) == 1
-    assert notices[0].startswith("{long}: pandas shortened this DataFrame (100 × 2)")
-    assert "to_csv()" in notices[0]
-    assert interpolate("{short}", {"short": short})[1] == []
+    assert isinstance(text, str) and "..." not in text  # not pandas' screen-sized repr
+    assert text.startswith("rows:\nDataFrame: 100 rows × 2 columns")  # on lines of its own
+    assert "| a | int64 | 0 |" in text and "[90 more rows not shown]" in text
+    assert notices == []
 
 
-def test_a_summarised_numpy_array_gets_a_notice() -> None:
+def test_a_big_numpy_array_is_described_with_a_summary() -> None:
     np = pytest.importorskip("numpy")
     text, notices = interpolate("{arr}", {"arr": np.arange(5000)})
-    assert "..." in text
-    assert notices == [
-        "{arr}: numpy summarised this array of 5000 items, so the model sees only part of it."
-    ]
-    assert interpolate("{small}", {"small": np.arange(5)})[1] == []
+    assert "..." not in text
+    assert "shape (5000,), dtype int64" in text and "[4990 more items not shown]" in text
+    assert "min 0, max 4999" in text
+    assert notices == []
 
 
 def test_a_placeholder_that_looks_like_a_call_is_sent_as_written_with_a_notice() -> None:
@@ -260,9 +258,9 @@ def test_notices_reach_the_cell_output(server: Any, run: Any, kernel: Any, shell
     import pandas as pd
 
     shell.user_ns["sales"] = pd.DataFrame({"n": range(80)})
-    ran = run("%%chat\nLook at {sales}")
+    ran = run("%%chat\nLook at {sales.describe()}")
     assert ran.error is None, ran.error
     html, markdown = ran.answer["text/html"], ran.answer["text/markdown"]
-    assert "pandas shortened this DataFrame (80 × 1)" in html
-    assert html.index("pandas shortened") < html.index("Echo:")  # above the answer
-    assert markdown.startswith("*ⓘ \\{sales\\}: pandas shortened this DataFrame")  # escaped
+    assert "is sent as written" in html
+    assert html.index("is sent as written") < html.index("Echo:")  # above the answer
+    assert markdown.startswith("*ⓘ \\{sales.describe()\\} is sent as written")  # escaped
