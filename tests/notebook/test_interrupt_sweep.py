@@ -62,6 +62,8 @@ def _tracer(on_line: Callable[[Line], None]) -> Callable[..., Any]:
         return local
 
     def global_(frame: FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_name == "<module>":  # a lazy import runs once per process
+            return None
         return local if frame.f_code.co_filename in TRACED else None
 
     return global_
@@ -147,6 +149,7 @@ def test_an_interrupt_at_any_line_leaves_everything_consistent(
     assert any(f.endswith("run.py") for f, _ in lines)
     assert any(f.endswith("views.py") for f, _ in lines)
     outcomes = {"completed": 0, "interrupted": 0, "not reached": 0}
+    missed: list[Line] = []
     for i, target in enumerate(lines):
         history = ChatHistory().add_user("before").add_assistant("Noted.")
         sentinel = ChatResult(text="earlier answer")
@@ -158,12 +161,14 @@ def test_an_interrupt_at_any_line_leaves_everything_consistent(
         check(ran, shell, before, sentinel, target)
         kind = "completed" if ran.error is None else "interrupted"
         outcomes[kind if reached else "not reached"] += 1
+        if not reached:
+            missed.append(target)
         _wait_until_no_stream(sweep_server)
         follow = run("%%chat\nAnd then?")  # the next cell works, on the same client
         assert follow.error is None, (target, follow.error)
         assert shell.user_ns["chat_history"][-1]["content"] == "Noted."
     assert outcomes["interrupted"] > 10 and outcomes["completed"] > 10, outcomes
-    assert outcomes["not reached"] <= len(lines) // 20, outcomes
+    assert outcomes["not reached"] <= len(lines) // 20, (outcomes, missed[:20])
 
 
 def test_a_second_interrupt_during_cleanup_still_closes_the_stream(
