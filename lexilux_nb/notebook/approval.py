@@ -11,6 +11,7 @@ run once, allow a tool for the rest of the session, deny, or edit the arguments 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import threading
@@ -171,7 +172,12 @@ class AsyncWidgetApprover:
         future: asyncio.Future[Decision] = loop.create_future()
 
         def resolve(decision: Decision) -> None:
-            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(decision))
+            def settle() -> None:
+                if not future.done():
+                    future.set_result(decision)
+
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nothing waits
+                loop.call_soon_threadsafe(settle)
 
         prompt = ApprovalPrompt(call, arguments, self.allowed)
         prompt.listeners.append(resolve)

@@ -21,6 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "off", "on")
 FORMATS = ("markdown", "text", "code", "json")
+APPROVALS = ("ask", "always", "never")
 
 _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("-m", "--model"), {"help": "Model name for this call."}),
@@ -44,6 +45,8 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--api-key-env",), {"help": "Environment variable holding the API key."}),
     (("--dry-run",), {"action": "store_true", "help": "Show the request; send nothing."}),
     (("--no-interpolate",), {"action": "store_true", "help": "Leave {name} placeholders as is."}),
+    (("--tools",), {"metavar": "F,G", "help": "Functions the model may call (notebook names)."}),
+    (("--approve",), {"choices": APPROVALS, "help": "Tool calls: ask (default), always, never."}),
 ]
 _COMPLETE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--max-continues",), {"type": int, "default": None, "help": "Continuation rounds (5)."}),
@@ -91,6 +94,8 @@ _PANEL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         "--param",
         "--base-url",
         "--api-key-env",
+        "--tools",
+        "--approve",
     }
 ] + [
     *_COMPLETE_OPTIONS,

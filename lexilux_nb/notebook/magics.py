@@ -30,6 +30,7 @@ from .namespace import get_history
 from .preview import request_preview
 from .settings import ChatConfig, UnknownSetting
 from .settings_view import settings_bundle
+from .tool_view import tools_of
 from .views import Notice, TeeView, TerminalView, WidgetView
 
 STOPPED_EARLY = "stopped before an answer arrived; nothing was added to the history."
@@ -202,7 +203,8 @@ class ChatMagics(Magics, ChatConfig):
         continuation = None
         if complete:
             continuation = {"max_continues": self._max_continues(args), "ensure_complete": False}
-        ask = Ask(self._options(args, chosen), stream=stream, continuation=continuation)
+        tools = tools_of(args, ns, self)
+        ask = Ask(self._options(args, chosen), stream, continuation, tools=tools)
         if args.dry_run:
             self._dry_run(chosen, turn, ask, notices)
             return
@@ -380,6 +382,7 @@ class ChatMagics(Magics, ChatConfig):
             stream=True,
             continuation=continuation,
             keep_interrupted=True,
+            tools=tools_of(args, self.shell.user_ns if self.shell else {}, self),
         )
         return Engine(chat, model_label=chosen.label), ask, list(chosen.notices)
 

@@ -13,7 +13,7 @@ import math
 import os
 from typing import Any
 
-from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 from .. import defaults
@@ -80,6 +80,15 @@ class ChatConfig(Configurable):
         help="Also append answers as plain text to this file (headless runs; $LEXILUX_NB_ECHO)",
     ).tag(config=True)
 
+    max_tool_rounds = Int(
+        8, help="Rounds of tool calls (%%chat --tools) before the model must answer"
+    ).tag(config=True)
+    approve = Enum(
+        ("ask", "always", "never"),
+        "ask",
+        help="Who approves a tool call: ask (a prompt in the answer), always, never",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._assigned: set[str] = set()  # set with %chat_config (shown as its source)
@@ -114,7 +123,7 @@ class ChatConfig(Configurable):
             raise TraitError(f"max_tokens must be a positive integer, got {value!r}")
         return value
 
-    @validate("max_continues", "max_retries")
+    @validate("max_continues", "max_retries", "max_tool_rounds")
     def _valid_count(self, proposal: Any) -> Any:
         value = proposal["value"]
         if value < 0:
