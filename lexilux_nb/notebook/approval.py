@@ -199,12 +199,12 @@ class TerminalApprover:
     def __init__(
         self,
         *,
-        ask: Callable[[str], str] = input,
-        say: Callable[[str], None] = print,
+        ask: Callable[[str], str] | None = None,
+        say: Callable[[str], None] | None = None,
         allowed: set[str] | None = None,
     ) -> None:
-        self._ask = ask
-        self._say = say
+        self._ask = ask or (lambda text: input(text))  # looked up at call time (IPython swaps it)
+        self._say = say or (lambda text: print(text, flush=True))
         self.allowed = ALLOWED if allowed is None else allowed
 
     def __call__(self, call: ToolCall, arguments: dict[str, Any]) -> Decision:

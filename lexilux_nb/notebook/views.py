@@ -112,6 +112,7 @@ class WidgetView:
         self.tools = ToolItems()
         self.tools_box = widgets.HTML(value="")
         self.approval_slot = widgets.VBox()  # an approval prompt, while one waits for a click
+        self.poll: Callable[..., Any] | None = None  # None: jupyter_ui_poll's loop
         self.live = LiveAnswer(interval=interval, appending=appending)
         self.progress_widget = ContinuationBar(max_rounds) if continuing else None
         children = [self.notice_box, self.tools_box, self.approval_slot, self.live.widget]
@@ -156,7 +157,7 @@ class WidgetView:
     def approver(self) -> Any:
         from .approval import WidgetApprover
 
-        return WidgetApprover(self._place)
+        return WidgetApprover(self._place, poll=self.poll)
 
     def _place(self, widget: Any) -> None:
         self.approval_slot.children = [widget] if widget is not None else []
