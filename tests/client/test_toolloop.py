@@ -60,7 +60,7 @@ def test_never_denies_and_nothing_runs() -> None:
 
     with FakeOpenAIServer(model="m") as server:
         server.queue(Reply(tool_calls=[_call("c1", "side", '{"x": 1}')]), Reply(text="ok"))
-        out = run_tools(Chat(base_url=server.base_url, model="m"), "go", [side])
+        out = run_tools(Chat(base_url=server.base_url, model="m"), "go", [side], approve="never")
     assert ran == []
     assert out.messages[1]["content"].startswith("denied")
 
@@ -77,7 +77,9 @@ def test_edit_and_round_limit() -> None:
         )
     assert out.rounds_exhausted
     assert out.messages[1]["content"] == "10"
-    assert len(out.calls) == 2
+    assert len(out.calls) == 3  # the third round's call is answered "not run", never run
+    assert out.messages[-1]["content"].startswith("not run")
+    assert out.tool_calls == []
 
 
 def test_async_driver_same_messages() -> None:
@@ -91,7 +93,7 @@ def test_async_driver_same_messages() -> None:
             Reply(text="done"),
         )
         chat = Chat(base_url=server.base_url, model="m")
-        out = asyncio.run(arun_tools(chat, "go", [add, boom], approve="always"))
+        out = asyncio.run(arun_tools(chat.acall, "go", [add, boom], approve="always"))
     assert str(out) == "done"
     assert next(m.get("content") for m in out.messages[1:]) == "3"
     assert "kaput" in out.messages[2]["content"]
