@@ -35,7 +35,7 @@ def call_reply(*calls: tuple[str, str, dict[str, Any]]) -> Reply:
 
 @pytest.fixture(autouse=True)
 def _fresh_allowed() -> Iterator[None]:
-    """"Always for this tool" lasts a session: each test starts with none allowed."""
+    """ "Always for this tool" lasts a session: each test starts with none allowed."""
     approval.ALLOWED.clear()
     yield
     approval.ALLOWED.clear()
@@ -77,7 +77,8 @@ def test_always_runs_the_function_and_records_in_order(
     assert roles == [("user", False), ("assistant", True), ("tool", False), ("assistant", False)]
     assert history.get_messages()[2]["content"] == "5"
     check_consistent(history)
-    # a follow-up sees what happened
+    # a follow-up (another cell) sees what happened
+    kernel.cell_id = "cell-2"
     server.queue(Reply(text="ok"))
     assert run("%%chat\nAnd again?").error is None
     sent = server.requests[-1].messages
@@ -244,7 +245,9 @@ class Shown:
 
 @pytest.mark.parametrize("stream", [True, False])
 @pytest.mark.parametrize(("button", "ran"), [(0, [(2, 2)]), (1, [(2, 2)]), (2, [])])
-def test_widget_in_the_answer(server: FakeOpenAIServer, stream: bool, button: int, ran: Any) -> None:
+def test_widget_in_the_answer(
+    server: FakeOpenAIServer, stream: bool, button: int, ran: Any
+) -> None:
     calls: list[Any] = []
 
     def add(a: int, b: int) -> int:
