@@ -7,6 +7,7 @@ real HTTP on 127.0.0.1. The "ask" widget is driven through its traits (its butto
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from lexilux_nb import Chat, ChatHistory
 from lexilux_nb.engine import Ask, Engine, Tools, Turn
-from lexilux_nb.notebook import approval
+from lexilux_nb.notebook import approval, background
+from lexilux_nb.notebook.panel import ChatPanel
 from lexilux_nb.notebook.views import WidgetView
 from lexilux_nb.testing import FakeOpenAIServer, Reply
 
@@ -277,3 +279,86 @@ def test_widget_in_the_answer(
     check_consistent(history)
     if button == 2:
         assert "denied" in history.get_messages()[2]["content"]
+
+
+# -- the panel: the same prompt, on its own loop ------------------------------------------------
+
+
+def _wait_for_prompt(panel: Any) -> Any:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        asker = panel.approval
+        if asker is not None and asker.waiting.wait(0.05) and asker.prompt is not None:
+            return asker.prompt
+    raise AssertionError("the panel never asked")
+
+
+@pytest.fixture
+def panel_chat(server: FakeOpenAIServer) -> Iterator[Chat]:
+    made = Chat(base_url=server.base_url, model="m", max_retries=0)
+    yield made
+    background.submit(made.aclose()).result(timeout=5)
+
+
+@pytest.mark.parametrize("button", ["run_once", "deny"])
+def test_panel_asks_then_runs_or_denies(
+    server: FakeOpenAIServer, panel_chat: Chat, button: str
+) -> None:
+    calls: list[Any] = []
+
+    def add(a: int, b: int) -> int:
+        calls.append((a, b))
+        return a + b
+
+    server.queue(call_reply(("c1", "add", {"a": 4, "b": 5})), Reply(text="nine"))
+    history = ChatHistory()
+    panel = ChatPanel(history, panel_chat, namespace={}, tools=[add])
+    try:
+        panel.input.value = "4+5?"
+        panel.send.click()
+        prompt = _wait_for_prompt(panel)
+        assert calls == []  # nothing runs before the click
+        assert prompt.call.name == "add" and '"a": 4' in prompt.arguments.value
+        getattr(prompt, button).click()
+        assert panel.wait(5)
+    finally:
+        panel.cancel()
+        panel.wait(5)
+        panel.close()
+    (result,) = tool_messages(server.requests[-1])
+    if button == "run_once":
+        assert calls == [(4, 5)] and result["content"] == "9"
+    else:
+        assert calls == [] and "denied" in result["content"]
+    assert len(history) == 4
+    check_consistent(history)
+    assert "lexilux-tool" in panel.transcript.value  # the result is in the transcript
+
+
+def test_panel_stop_during_approval_keeps_the_history_consistent(
+    server: FakeOpenAIServer, panel_chat: Chat
+) -> None:
+    ran: list[int] = []
+    server.queue(call_reply(("c1", "ping", {})), Reply(text="unused"))
+    history = ChatHistory()
+
+    def ping() -> str:
+        ran.append(1)
+        return "pong"
+
+    panel = ChatPanel(history, panel_chat, namespace={}, tools=[ping])
+    try:
+        panel.input.value = "ping?"
+        panel.send.click()
+        _wait_for_prompt(panel)
+        panel.stop.click()
+        assert panel.wait(5)
+    finally:
+        panel.close()
+    assert ran == []
+    assert len(server.requests) == 1  # nothing more was sent
+    messages = history.get_messages()
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
+    assert "interrupted" in messages[2]["content"]  # the open call is answered, not left open
+    assert history.metadata(3)["interrupted"] is True
+    check_consistent(history)
