@@ -1,8 +1,8 @@
 """The "ask" approval policy in a notebook: a widget in the answer, or a prompt in a terminal.
 
 A running cell keeps the kernel busy, and a busy kernel does not read widget messages (a click)
-by itself: :class:`WidgetApprover` waits with ``jupyter_ui_poll``, which processes them while the
-cell runs and holds later cells' execute requests until this one ends. The panel is different:
+by itself: :class:`WidgetApprover` waits with :func:`.ui_wait.wait_for_click` (``jupyter_ui_poll``
+where the kernel allows it, a kernel subshell on ipykernel 7.x). The panel is different:
 its turns run on the loop thread while the kernel is idle, so clicks arrive normally and
 :class:`AsyncWidgetApprover` just awaits a future the click resolves. Either way the user can
 run once, allow a tool for the rest of the session, deny, or edit the arguments first.
@@ -22,24 +22,13 @@ from ..client.approval import Decision
 from ..client.models import ToolCall
 from ..markup.escape import inert_text
 from ..markup.style import NOTE
+from .ui_wait import wait_for_click
 
 ASK = "ask"
 POLICIES = ("ask", "always", "never")
 ALLOWED: set[str] = set()  # tools the user chose "Always for this tool" for, this session
 
 Place = Callable[[Any], None]
-
-
-def _poller() -> Callable[..., Any]:
-    try:
-        from jupyter_ui_poll import run_ui_poll_loop
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "approve='ask' in a notebook needs jupyter-ui-poll to wait for your click while the "
-            "cell runs: pip install 'lexilux_nb[tools]' (or jupyter-ui-poll), or use "
-            "--approve always / never"
-        ) from None
-    return run_ui_poll_loop  # type: ignore[no-any-return]
 
 
 def arguments_json(arguments: dict[str, Any]) -> str:
@@ -75,13 +64,20 @@ class ApprovalPrompt:
             "<div style='font-weight:600'>The model wants to run "
             f"<code>{html.escape(call.name)}</code></div>"
         )
+        text = arguments_json(arguments)
         self.arguments = widgets.Textarea(
-            value=arguments_json(arguments),
-            layout=widgets.Layout(width="auto", min_height="4em"),
+            value=text,
+            rows=min(12, text.count("\n") + 2),
+            layout=widgets.Layout(width="auto"),
         )
-        self.run_once = widgets.Button(description="Run once", button_style="primary", icon="play")
-        self.always = widgets.Button(description="Always for this tool", icon="check")
-        self.deny = widgets.Button(description="Deny", button_style="danger", icon="ban")
+        wide = widgets.Layout(width="auto")
+        self.run_once = widgets.Button(
+            description="Run once", button_style="primary", icon="play", layout=wide
+        )
+        self.always = widgets.Button(description="Always for this tool", icon="check", layout=wide)
+        self.deny = widgets.Button(
+            description="Deny", button_style="danger", icon="ban", layout=wide
+        )
         self.message = widgets.HTML()
         self.run_once.on_click(lambda _: self._allow(always=False))
         self.always.on_click(lambda _: self._allow(always=True))
@@ -119,11 +115,14 @@ class ApprovalPrompt:
         for listener in self.listeners:
             listener(decision)
 
+    @property
+    def parts(self) -> list[Any]:
+        """Every widget of the prompt (their clicks and edits must reach the kernel)."""
+        return [self.widget, *self.widget.children, *self.widget.children[2].children]
+
     def close(self) -> None:
-        for part in (self.title, self.arguments, self.run_once, self.always, self.deny):
+        for part in self.parts:
             part.close()
-        self.message.close()
-        self.widget.close()
 
 
 class WidgetApprover:
@@ -144,11 +143,13 @@ class WidgetApprover:
     def __call__(self, call: ToolCall, arguments: dict[str, Any]) -> Decision:
         if call.name in self.allowed:
             return Decision(True)
-        poll = self._poll or _poller()
         prompt = ApprovalPrompt(call, arguments, self.allowed)
         self.place(prompt.widget)
         try:
-            answer: Decision = poll(lambda: prompt.answer, sleep=0.05, n=4)
+            if self._poll is not None:
+                answer: Decision = self._poll(lambda: prompt.answer, sleep=0.05, n=4)
+            else:
+                answer = wait_for_click(lambda: prompt.answer, prompt.parts)
         finally:
             self.place(None)
             prompt.close()

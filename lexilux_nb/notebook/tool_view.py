@@ -20,7 +20,7 @@ from .errors import ChatCellError
 
 SUMMARY_CHARS = 300
 SHOWN_CHARS = 4000
-ICONS = {"asked": "⏳", "running": "⚙", "done": "✓", "denied": "⊘", "failed": "✗"}
+ICONS = {"asked": "…", "running": "▸", "done": "✓", "denied": "⊘", "failed": "✗"}
 WORDS = {
     "asked": "waiting for approval",
     "running": "running",
