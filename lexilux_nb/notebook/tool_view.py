@@ -20,13 +20,14 @@ from .errors import ChatCellError
 
 SUMMARY_CHARS = 300
 SHOWN_CHARS = 4000
-ICONS = {"asked": "…", "running": "▸", "done": "✓", "denied": "⊘", "failed": "✗"}
+ICONS = {"asked": "…", "running": "▸", "done": "✓", "denied": "⊘", "failed": "✗", "stopped": "■"}
 WORDS = {
     "asked": "waiting for approval",
     "running": "running",
     "done": "done",
     "denied": "denied",
     "failed": "failed",
+    "stopped": "stopped",
 }
 
 
@@ -110,6 +111,8 @@ def _head(activity: Any) -> str:
     seconds = getattr(activity, "seconds", None)
     timing = f" · {seconds:.2f} s" if isinstance(seconds, int | float) and seconds else ""
     status = activity.status
+    if status == "failed" and str(activity.result or "").startswith("interrupted"):
+        status = "stopped"
     return f"{ICONS.get(status, '•')} {activity.call.name} · {WORDS.get(status, status)}{timing}"
 
 

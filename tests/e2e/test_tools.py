@@ -30,6 +30,8 @@ CELLS = [
     'print("counter is", counter)',
     "from lexilux_nb import ChatPanel\n\npanel = ChatPanel(tools=[bump])\npanel",
     'print("counter is", counter)',
+    "%%chat --tools bump\nBump once more please.",
+    'print("counter is", counter, "messages", len(chat_history))',
 ]
 _ids = itertools.count(1)
 
@@ -152,3 +154,17 @@ def test_the_panel_asks_on_its_own_loop(page, fake) -> None:
     wait_done(page, 7)
     assert "counter is 4" in output_text(page, 7)
     shot(page, "tools-panel-done")
+
+
+def test_stop_during_approval_leaves_the_history_as_it_was(page, fake) -> None:
+    run(page, 8)
+    cell(page, 8).get_by_role("button", name="Run once").wait_for(timeout=30_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:interrupt-kernel')")
+    wait_done(page, 8)
+    assert "Interrupted" in output_text(page, 8)
+    assert not cell(page, 8).get_by_role("button", name="Run once").count()
+    run(page, 9)
+    wait_done(page, 9)
+    # three recorded tool turns of four messages each; the stopped one added nothing
+    assert "counter is 4 messages 12" in output_text(page, 9)
+    shot(page, "tools-stopped")
