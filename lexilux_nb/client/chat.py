@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from .. import __version__
-from . import tooldrive as tools
+from . import structured
+from . import toolloop as tools
 from .accumulate import StreamAccumulator
 from .continuation import CompleteOptions, Continuation, Round, ShownRounds, split_options
 from .errors import (
@@ -403,15 +404,11 @@ class Chat:
     # -- structured output (logic in client/structured.py) ------------------------------------
 
     def extract(self, messages: Any, schema: Any, **options: Any) -> Any:
-        """The answer as a validated ``schema`` object (see :func:`.structured.extract`)."""
-        from .structured import extract
-
-        return extract(self, messages, schema, **options)
+        """The answer as a validated ``schema`` value (see :func:`.structured.extract`)."""
+        return structured.extract(self, messages, schema, **options)
 
     async def aextract(self, messages: Any, schema: Any, **options: Any) -> Any:
-        from .structured import aextract
-
-        return await aextract(self, messages, schema, **options)
+        return await structured.aextract(self, messages, schema, **options)
 
     # -- batch over data (logic in client/mapping.py) ---------------------------------------
 

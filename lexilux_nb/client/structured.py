@@ -24,6 +24,7 @@ from typing import Any, Generic, Literal, TypeVar
 from .errors import LexiluxError, ValidationError
 from .models import ChatResult
 from .protocol import _as_message_list
+from .toolschema import type_adapter
 
 T = TypeVar("T")
 Mode = Literal["auto", "json_schema", "json_object"]
@@ -123,7 +124,7 @@ def as_schema(schema: Any) -> Schema:
             f"got {schema!r}"
         )
     pydantic = _pydantic(schema.__name__)
-    adapter = pydantic.TypeAdapter(schema)
+    adapter = type_adapter(pydantic, schema)
 
     def validate(value: Any) -> Any:
         try:

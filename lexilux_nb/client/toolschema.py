@@ -105,6 +105,25 @@ def _plain_convert(hint: Any, value: Any) -> Any:
     return value
 
 
+def type_adapter(module: Any, hint: Any) -> Any:
+    """pydantic's ``TypeAdapter``; before Python 3.12 pydantic refuses ``typing.TypedDict``, so
+    such a class is rebuilt as the ``typing_extensions`` one (pydantic depends on it)."""
+    try:
+        return module.TypeAdapter(hint)
+    except module.PydanticUserError:
+        if not _is_typeddict(hint):
+            raise
+        import typing_extensions
+
+        hints = typing.get_type_hints(hint, include_extras=True)
+        required = getattr(hint, "__required_keys__", frozenset(hints))
+        fields = {
+            k: v if k in required else typing_extensions.NotRequired[v] for k, v in hints.items()
+        }
+        rebuilt = typing_extensions.TypedDict(hint.__name__, fields)  # type: ignore[misc]
+        return module.TypeAdapter(rebuilt)
+
+
 def _pydantic_message(exc: Any, name: str) -> str:
     parts = []
     for error in exc.errors(include_url=False):
@@ -129,7 +148,7 @@ def parameter(name: str, hint: Any, required: bool, defs: dict[str, Any]) -> Par
     module = pydantic()
     if module is not None and hint is not Any:
         try:
-            adapter = module.TypeAdapter(hint)
+            adapter = type_adapter(module, hint)
             schema = adapter.json_schema()
         except (module.PydanticSchemaGenerationError, module.PydanticUserError, TypeError):
             pass  # a type pydantic cannot describe: accept anything, pass it on as it is
