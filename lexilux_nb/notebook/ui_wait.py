@@ -10,7 +10,9 @@ read on that thread, so by default they wait until the cell ends. Two ways throu
   its last message came from (``Comm._reply_subshell_for``), so the prompt's widgets are routed
   to one subshell of ours, whose own thread runs the click handlers while the cell waits here.
 
-Ctrl-C (the stop button) interrupts the wait in both.
+Ctrl-C (the stop button) interrupts the wait in both. A kernel with neither (or without
+``jupyter_ui_poll`` installed where it is needed) is asked with ``input()``, which Jupyter shows
+as a text box under the cell (:func:`can_wait` says which).
 """
 
 from __future__ import annotations
@@ -67,6 +69,23 @@ def _subshell(kernel: Any) -> str | None:
     subshell = made.result(timeout=10)
     _SUBSHELLS[id(kernel)] = subshell
     return subshell
+
+
+def can_wait() -> bool:
+    """Whether this kernel can handle a click while a cell runs (else ask with ``input()``)."""
+    try:
+        kernel = _kernel()
+    except RuntimeError:
+        return False
+    if hasattr(kernel, "do_one_iteration"):
+        try:
+            _poller()
+        except ImportError:
+            return False
+        return True
+    return getattr(kernel, "_supports_kernel_subshells", False) is True and hasattr(
+        getattr(getattr(kernel, "shell_channel_thread", None), "manager", None), "_create_subshell"
+    )
 
 
 def wait_for_click(ready: Callable[[], Any], widgets: Iterable[Any], *, sleep: float = 0.05) -> Any:

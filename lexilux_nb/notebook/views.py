@@ -155,8 +155,11 @@ class WidgetView:
         self.tools_box.value = self.tools.html()
 
     def approver(self) -> Any:
-        from .approval import WidgetApprover
+        from .approval import TerminalApprover, WidgetApprover
+        from .ui_wait import can_wait
 
+        if self.poll is None and not can_wait():  # input() works in any kernel
+            return TerminalApprover()
         return WidgetApprover(self._place, poll=self.poll)
 
     def _place(self, widget: Any) -> None:

@@ -362,3 +362,20 @@ def test_panel_stop_during_approval_keeps_the_history_consistent(
     assert "interrupted" in messages[2]["content"]  # the open call is answered, not left open
     assert history.metadata(3)["interrupted"] is True
     check_consistent(history)
+
+
+def test_a_kernel_that_cannot_wait_for_a_click_asks_with_input(
+    server: FakeOpenAIServer,
+    shell: InteractiveShell,
+    kernel: Any,
+    run: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fake kernel has neither ``do_one_iteration`` nor subshells: Jupyter's input() box."""
+    run(SETUP)
+    monkeypatch.setattr(builtins, "input", lambda _prompt="": "y")
+    server.queue(call_reply(("c1", "add", {"a": 1, "b": 1})), Reply(text="two"))
+    ran = run("%%chat --tools add\n1+1?")
+    assert ran.error is None, ran.everything
+    assert shell.user_ns["calls"] == [(1, 1)]
+    assert "The model wants to run add" in ran.stdout
