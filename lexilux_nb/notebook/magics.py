@@ -19,6 +19,7 @@ from traitlets import TraitError
 from ..client.chat import Chat
 from ..client.errors import LexiluxError
 from ..client.models import ChatResult
+from ..client.tools import as_tools
 from ..defaults import RESULT_VARIABLE
 from ..engine import Ask, Engine, Outcome, Turn, TurnInterrupted
 from . import arguments
@@ -314,8 +315,11 @@ class ChatMagics(Magics, ChatConfig):
                 model=chosen.model,
                 provider=self.provider or ("llamacpp" if endpoint.embedded else None),
             ) as probe:
+                options: dict[str, Any] = dict(ask.options)
+                if ask.tools:  # the specs the model would see
+                    options["tools"] = [t.spec for t in as_tools(ask.tools.functions)]
                 request = probe.prepare(
-                    turn.prompt, stream=ask.stream, history=turn.context, **ask.options
+                    turn.prompt, stream=ask.stream, history=turn.context, **options
                 )
         except LexiluxError as exc:
             raise ChatCellError(describe_error(exc, endpoint)) from None

@@ -31,7 +31,9 @@ def shell(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_tools_on_the_embedded_model_answer_as_plain_text(shell: InteractiveShell) -> None:
-    shell.run_cell("calls = []\ndef add(a: int, b: int) -> int:\n    calls.append(1)\n    return a + b")
+    shell.run_cell(
+        "calls = []\ndef add(a: int, b: int) -> int:\n    calls.append(1)\n    return a + b"
+    )
     with capture_output():
         result = shell.run_cell(
             "%%chat --tools add --approve always --max-tokens 24 -t 0\nWhat is 2 plus 3?",

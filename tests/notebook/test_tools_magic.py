@@ -379,3 +379,13 @@ def test_a_kernel_that_cannot_wait_for_a_click_asks_with_input(
     assert ran.error is None, ran.everything
     assert shell.user_ns["calls"] == [(1, 1)]
     assert "The model wants to run add" in ran.stdout
+
+
+def test_dry_run_shows_the_tools(
+    server: FakeOpenAIServer, shell: InteractiveShell, run: Any
+) -> None:
+    run(SETUP)
+    ran = run("%%chat --tools add --dry-run\n1+1?")
+    assert ran.error is None, ran.everything
+    assert '"name": "add"' in ran.everything and "Add two numbers." in ran.everything
+    assert server.requests == []
