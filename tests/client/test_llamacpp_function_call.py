@@ -9,7 +9,11 @@ import httpx
 
 from lexilux_nb import Chat
 
-CALL = {"id": "call__0_add", "type": "function", "function": {"name": "add", "arguments": '{"a": 2}'}}
+CALL = {
+    "id": "call__0_add",
+    "type": "function",
+    "function": {"name": "add", "arguments": '{"a": 2}'},
+}
 MESSAGE = {
     "role": "assistant",
     "content": None,
