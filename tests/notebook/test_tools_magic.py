@@ -389,3 +389,22 @@ def test_dry_run_shows_the_tools(
     assert ran.error is None, ran.everything
     assert '"name": "add"' in ran.everything and "Add two numbers." in ran.everything
     assert server.requests == []
+
+
+def test_chat_panel_magic_takes_tools(
+    server: FakeOpenAIServer,
+    shell: InteractiveShell,
+    kernel: Any,
+    run: Any,
+    widgets_made: list[Any],
+) -> None:
+    run(SETUP)
+    ran = run("%chat_panel --tools add --approve never")
+    assert ran.error is None, ran.everything
+    (panel,) = [w for w in widgets_made if isinstance(w, ChatPanel)]
+    try:
+        assert panel.ask.tools is not None and panel.ask.tools.approve == "never"
+        assert [f.__name__ for f in panel.ask.tools.functions] == ["add"]
+    finally:
+        panel.close()
+    assert run("%chat_panel --tools nope").error is not None
