@@ -401,3 +401,56 @@ def test_a_function_tool_spec_is_passed_through_and_answered_as_unknown() -> Non
         sent = [t["function"]["name"] for t in server.requests[0].json["tools"]]
     assert sent == ["remote", "add", "shout", "boom", "stop"]
     assert out.messages[1]["content"].startswith("error: no tool named 'remote'")
+
+
+def test_an_interrupt_during_approval_runs_nothing() -> None:
+    c1, c2 = call("c1", "add", '{"a": 1}'), call("c2", "add", '{"a": 2}')
+
+    def approve(c: Any, args: dict[str, Any]) -> bool:
+        raise KeyboardInterrupt  # Ctrl-C while the approval widget waits
+
+    with FakeOpenAIServer(model="m") as server:
+        chat = Chat(base_url=server.base_url, model="m")
+        for path in PATHS:
+            scripted(server, Reply(tool_calls=[c1, c2]))
+            rec = Recorder()
+            with pytest.raises(ToolLoopInterrupted) as caught:
+                run(path, chat, "go", tools=rec.tools(), approve=approve)
+            assert rec.ran == []
+            assert caught.value.result.messages[1:] == [
+                tool("c1", "interrupted by the user before running"),
+                tool("c2", "interrupted by the user before running"),
+            ]
+
+
+def test_a_cancelled_async_stream_answers_the_open_calls() -> None:
+    c1 = call("c1", "wait", "{}")
+    started = asyncio.Event()
+
+    async def wait() -> str:
+        """Waits a long time."""
+        started.set()
+        await asyncio.sleep(30)
+        return "never"
+
+    async def main() -> Any:
+        with FakeOpenAIServer(model="m") as server:
+            server.queue(Reply(tool_calls=[c1]), Reply(text="never asked"))
+            chat = Chat(base_url=server.base_url, model="m")
+            stream = chat.astream("go", tools=[wait], approve="always")
+
+            async def read() -> None:
+                async for _ in stream:
+                    pass
+
+            task = asyncio.create_task(read())
+            await started.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return stream.result, len(server.requests)
+
+    result, requests = asyncio.run(main())
+    assert requests == 1
+    assert result.messages == [assistant(c1), tool("c1", "interrupted by the user while running")]
+    assert result.interrupted is True
