@@ -148,7 +148,7 @@ class Engine:
             result = self._result(turn, ask, view, opened, log)
             with deferred_interrupts(reraise=False):
                 complete = self._outcome(result, "complete", started, ask)
-                added = self._added(ask, complete, opened, log)
+                added = self._added(ask, complete, opened)
                 self._settle(turn, ask, complete, view.finish(complete), settled, added)
                 done = complete
             return done
@@ -165,7 +165,7 @@ class Engine:
                     )
                     _close(opened)
                     outcome = self._outcome(partial, "interrupted", started, ask)
-                    added = self._added(ask, outcome, opened, log)
+                    added = self._added(ask, outcome, opened)
                     self._settle(turn, ask, outcome, view.finish(outcome), settled, added)
             finally:
                 _close(opened)  # even if a second Ctrl-C came before the hold began
@@ -218,17 +218,17 @@ class Engine:
             await _aclose(opened)
             outcome = self._failure(exc, opened[0] if opened else None, started, ask)
         show = view.finish(outcome)
-        self._settle(turn, ask, outcome, show, settled, self._added(ask, outcome, opened, log))
+        self._settle(turn, ask, outcome, show, settled, self._added(ask, outcome, opened))
         if outcome.state == "interrupted":
             raise asyncio.CancelledError
         return outcome
 
     @staticmethod
-    def _added(ask: Ask, outcome: Outcome, opened: list[Any], log: ToolLog) -> list[dict[str, Any]]:
+    def _added(ask: Ask, outcome: Outcome, opened: list[Any]) -> list[dict[str, Any]]:
         """The tool calls and results a tool turn adds before its answer (none without tools)."""
         if ask.tools is None:
             return []
-        return added_messages(outcome.result, opened[0] if opened else None, log)
+        return added_messages(outcome.result, opened[0] if opened else None)
 
 
 def _close(opened: list[Any]) -> None:

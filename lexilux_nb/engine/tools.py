@@ -3,10 +3,9 @@
 The client runs the tool loop (model → calls → approved runs → results → model); the engine
 only hands it the functions, the approval policy (``"ask"`` becomes the view's own asker) and an
 ``on_tool`` callback that tells the view, and keeps every activity in order. The turn's record is
-then: the user's prompt, each assistant message asking for tools followed by one tool result per
-call, and the final answer. A loop stopped half-way (Ctrl-C during an approval or a tool) keeps
-only the rounds whose every call has its result, so the history never holds a call without an
-answer (which providers refuse).
+then: the user's prompt, the messages the loop added (each assistant message asking for tools,
+then one tool result per call) and the final answer. Only rounds whose every call has its result
+are recorded, so the history never holds a call without an answer (which providers refuse).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ASK = "ask"
-FINISHED = ("done", "denied", "failed")
 
 
 @dataclass(frozen=True)
@@ -41,10 +39,6 @@ class ToolLog:
         if show is not None:
             show(activity)
 
-    def finished(self) -> dict[str, Any]:
-        """call id → its last finished activity."""
-        return {a.call.id: a for a in self.activities if a.status in FINISHED}
-
 
 def tool_options(tools: Tools, view: Any, log: ToolLog) -> dict[str, Any]:
     """The client options of a tool turn; ``"ask"`` is answered by the view (a widget, a prompt)."""
@@ -60,55 +54,12 @@ def tool_options(tools: Tools, view: Any, log: ToolLog) -> dict[str, Any]:
     }
 
 
-def _result_text(activity: Any) -> str:
-    result = activity.result
-    if isinstance(result, str):
-        return result
-    if activity.status == "denied":
-        return "denied: denied by the user"
-    import json
-
-    return json.dumps(result, ensure_ascii=False, default=str)
-
-
 def _from_client(source: Any) -> list[dict[str, Any]] | None:
     """The messages the client says the loop added (assistant calls and tool results)."""
-    for name in ("tool_messages", "messages"):
-        found = getattr(source, name, None)
-        if isinstance(found, list) and all(isinstance(m, dict) for m in found):
-            return [dict(m) for m in found]
+    found = getattr(source, "messages", None)
+    if isinstance(found, list) and all(isinstance(m, dict) for m in found):
+        return [dict(m) for m in found]
     return None
-
-
-def _from_log(log: ToolLog) -> list[dict[str, Any]]:
-    """Rebuilt from the activities: one assistant message per batch of asked calls."""
-    messages: list[dict[str, Any]] = []
-    done = log.finished()
-    batch: list[Any] = []
-    seen: set[str] = set()
-
-    def flush() -> None:
-        if batch:
-            messages.append(
-                {"role": "assistant", "content": None, "tool_calls": [c.to_dict() for c in batch]}
-            )
-            for call in batch:
-                if call.id in done:
-                    text = _result_text(done[call.id])
-                    messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
-            batch.clear()
-
-    for position, activity in enumerate(log.activities):
-        if activity.call.id in seen:
-            continue
-        ids = {c.id for c in batch}
-        before = {a.call.id for a in log.activities[:position] if a.status in FINISHED}
-        if batch and ids <= before:  # every call of the batch had finished: a new round
-            flush()
-        batch.append(activity.call)
-        seen.add(activity.call.id)
-    flush()
-    return messages
 
 
 def complete_rounds(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -136,13 +87,14 @@ def complete_rounds(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def added_messages(result: Any, stream: Any, log: ToolLog) -> list[dict[str, Any]]:
-    """What the loop added before the final answer, from the client if it says, else the log."""
-    for source in (result, stream):
+def added_messages(result: Any, stream: Any) -> list[dict[str, Any]]:
+    """What the loop added before the final answer (``ToolLoopResult.messages``); a stopped
+    stream's result holds them too. Open rounds are dropped (the client answers them already)."""
+    for source in (result, getattr(stream, "result", None)):
         found = _from_client(source) if source is not None else None
         if found is not None:
             return complete_rounds(_without_final(found))
-    return complete_rounds(_from_log(log))
+    return []
 
 
 def _without_final(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

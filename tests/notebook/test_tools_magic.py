@@ -408,3 +408,21 @@ def test_chat_panel_magic_takes_tools(
     finally:
         panel.close()
     assert run("%chat_panel --tools nope").error is not None
+
+
+def test_only_answered_rounds_are_recorded() -> None:
+    from lexilux_nb.engine.tools import complete_rounds
+
+    def ask(*ids: str) -> dict[str, Any]:
+        calls = [
+            {"id": i, "type": "function", "function": {"name": "f", "arguments": "{}"}} for i in ids
+        ]
+        return {"role": "assistant", "content": None, "tool_calls": calls}
+
+    def answer(i: str) -> dict[str, Any]:
+        return {"role": "tool", "tool_call_id": i, "content": "ok"}
+
+    whole = [ask("a", "b"), answer("a"), answer("b")]
+    assert complete_rounds(whole) == whole
+    assert complete_rounds([*whole, ask("c", "d"), answer("c")]) == whole  # "d" is open
+    assert complete_rounds([ask("x")]) == []
