@@ -67,3 +67,17 @@ def test_one_call_not_two_when_streamed() -> None:
     assert [(c.id, c.name, c.arguments) for c in stream.result.tool_calls] == [
         ("call__0_add", "add", '{"a": 2}')
     ]
+
+
+def test_an_assistant_message_that_only_calls_tools_is_sent_with_empty_content() -> None:
+    """llama-cpp-python's server answers ``content: null`` with HTTP 500 (its schema wants a str)."""
+    history = [
+        {"role": "user", "content": "add"},
+        {"role": "assistant", "content": None, "tool_calls": [CALL]},
+        {"role": "tool", "tool_call_id": "call__0_add", "content": "2"},
+    ]
+    with Chat(base_url="http://127.0.0.1:9/v1", model="m", provider="llamacpp") as chat:
+        sent = chat.prepare(history).body["messages"]
+    assert sent[1]["content"] == "" and sent[1]["tool_calls"] == [CALL]
+    with Chat(base_url="http://127.0.0.1:9/v1", model="m", provider="openai") as chat:
+        assert chat.prepare(history).body["messages"][1]["content"] is None  # others: as given
