@@ -70,7 +70,7 @@ def test_one_call_not_two_when_streamed() -> None:
 
 
 def test_an_assistant_message_that_only_calls_tools_is_sent_with_empty_content() -> None:
-    """llama-cpp-python's server answers ``content: null`` with HTTP 500 (its schema wants a str)."""
+    """llama-cpp-python's server answers ``content: null`` with HTTP 500 (it wants a str)."""
     history = [
         {"role": "user", "content": "add"},
         {"role": "assistant", "content": None, "tool_calls": [CALL]},
