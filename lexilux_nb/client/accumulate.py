@@ -213,9 +213,11 @@ class StreamAccumulator:
         content = response_text(delta.get("content"), where)
         reasoning = reasoning_of(delta, where)
         refusal = opt(delta, "refusal", str, where)
-        for call_delta in opt(delta, "tool_calls", list, where) or ():
+        call_deltas = opt(delta, "tool_calls", list, where) or ()
+        for call_delta in call_deltas:
             self._tool_delta(c, call_delta, where)
-        if delta.get("function_call") is not None:
+        # llama-cpp-python sends each call twice, as tool_calls and as legacy function_call
+        if delta.get("function_call") is not None and not call_deltas:
             self._legacy_delta(c, delta["function_call"], where)
         annotations = opt(delta, "annotations", list, where)
         if annotations:

@@ -203,11 +203,22 @@ def _params_fields(params: ChatParams, *, completion_tokens: bool) -> dict[str, 
     return out
 
 
+def _wire(messages: list[Message], provider: str) -> list[Message]:
+    """llama-cpp-python's server refuses ``content: null`` (an assistant message that only calls
+    tools) with HTTP 500; an empty string means the same."""
+    if provider != "llamacpp":
+        return messages
+    return [
+        {**m, "content": ""} if m.get("role") == "assistant" and m.get("content") is None else m
+        for m in messages
+    ]
+
+
 def build_body(
     messages: list[Message], options: CallOptions, *, stream: bool, provider: str
 ) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions``: only what the caller set is sent."""
-    body: dict[str, Any] = {"model": options.model, "messages": messages}
+    body: dict[str, Any] = {"model": options.model, "messages": _wire(messages, provider)}
     completion_tokens = uses_completion_tokens(provider, options.model, options.reasoning)
     body.update(_params_fields(options.params, completion_tokens=completion_tokens))
     body.update(reasoning_fields(provider, options.reasoning))

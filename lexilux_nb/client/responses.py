@@ -230,7 +230,7 @@ def _parse_choice(choice: Any, position: int) -> ChatResult:
     raw_calls = opt(message, "tool_calls", list, where) or ()
     calls = [parse_tool_call(c, f"{where} tool call") for c in raw_calls]
     legacy = message.get("function_call")
-    if legacy is not None:
+    if legacy is not None and not calls:  # llama-cpp-python sends both for one call
         calls.append(parse_tool_call({"function": legacy}, f"{where} 'function_call'"))
     content_filter: dict[str, Any] = {}
     merge_filter(content_filter, choice.get("content_filter_results"), where)

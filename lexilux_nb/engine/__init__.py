@@ -10,6 +10,7 @@ from __future__ import annotations
 from .interrupts import deferred_interrupts
 from .outcome import Ask, Footer, Outcome, State, footer_of
 from .run import Engine, TurnInterrupted
+from .tools import ToolLog, Tools
 from .turn import Turn
 from .view import AnswerView, NullView
 from .watch import history_changed, watch_history
@@ -22,6 +23,8 @@ __all__ = [
     "NullView",
     "Outcome",
     "State",
+    "ToolLog",
+    "Tools",
     "Turn",
     "TurnInterrupted",
     "deferred_interrupts",

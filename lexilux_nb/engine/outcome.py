@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from ..client.errors import LexiluxError
 from ..client.models import ChatResult
+from .tools import Tools
 
 State = Literal["complete", "interrupted", "failed"]
 
@@ -28,6 +29,7 @@ class Ask:
     stream: bool = True
     continuation: Mapping[str, Any] | None = None  # max_continues, ...; None: one request
     keep_interrupted: bool = False  # record a stopped answer (marked interrupted) in the history
+    tools: Tools | None = None  # functions the model may call, and who approves a call
 
 
 @dataclass

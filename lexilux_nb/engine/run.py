@@ -19,6 +19,7 @@ from ..client.errors import LexiluxError
 from ..client.models import ChatResult, ChatStreamChunk
 from .interrupts import deferred_interrupts
 from .outcome import Ask, Outcome, State
+from .tools import ToolLog, added_messages, tool_options
 from .turn import Turn
 from .usage import LEDGER, price
 from .view import AnswerView, Show
@@ -39,8 +40,9 @@ def _as_chunk(result: ChatResult) -> ChatStreamChunk:
     return ChatStreamChunk(result.text, False, None, result.usage, [], result.reasoning)
 
 
-def _partial(stream: Any) -> ChatResult:
-    result = getattr(stream, "result", None)
+def _partial(source: Any) -> ChatResult:
+    """What a stream (or a stopped tool loop's interrupt) holds of the answer so far."""
+    result = getattr(source, "result", None)
     return result if isinstance(result, ChatResult) else ChatResult()
 
 
@@ -61,10 +63,12 @@ class Engine:
 
     # -- the shared steps --------------------------------------------------------------------
 
-    def _call(self, turn: Turn, ask: Ask, view: AnswerView) -> dict[str, Any]:
+    def _call(self, turn: Turn, ask: Ask, view: AnswerView, log: ToolLog) -> dict[str, Any]:
         call: dict[str, Any] = dict(ask.options, history=turn.context)
         if ask.continuation is not None:
             call.update(ask.continuation, on_progress=view.progress)
+        if ask.tools is not None:
+            call.update(tool_options(ask.tools, view, log))
         return call
 
     def _outcome(
@@ -88,9 +92,18 @@ class Engine:
             partial = _partial(stream)
         return self._outcome(partial, "failed", started, ask, exc)
 
-    def _settle(self, turn: Turn, ask: Ask, outcome: Outcome, show: Show, settled: Any) -> None:
+    def _settle(
+        self,
+        turn: Turn,
+        ask: Ask,
+        outcome: Outcome,
+        show: Show,
+        settled: Any,
+        added: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Record, bind and show together: a Ctrl-C arriving now is dropped (the turn is over)."""
-        arrived = bool(outcome.result.text or outcome.result.tool_calls)
+        added = added or []
+        arrived = bool(outcome.result.text or outcome.result.tool_calls or added)
         keep = outcome.state == "complete" or (
             outcome.state == "interrupted" and ask.keep_interrupted and arrived
         )
@@ -99,15 +112,19 @@ class Engine:
             LEDGER.record(outcome.model, outcome.result.usage, outcome.cost, requests)
             if keep:  # the model as the reader should see it, and how long the answer took
                 seconds = round(outcome.seconds, 3)
-                outcome.recorded = turn.commit(outcome.result, model=outcome.model, seconds=seconds)
+                outcome.recorded = turn.commit(
+                    outcome.result, added, model=outcome.model, seconds=seconds
+                )
             if settled is not None:
                 settled(outcome)
             show()
 
     # -- sync: inside a cell -----------------------------------------------------------------
 
-    def _result(self, turn: Turn, ask: Ask, view: AnswerView, opened: list[Any]) -> ChatResult:
-        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.request
+    def _result(
+        self, turn: Turn, ask: Ask, view: AnswerView, opened: list[Any], log: ToolLog
+    ) -> ChatResult:
+        call, chat, prompt = self._call(turn, ask, view, log), self.chat, turn.request
         continuing = ask.continuation is not None
         if not ask.stream:
             result = chat.complete(prompt, **call) if continuing else chat(prompt, **call)
@@ -130,23 +147,31 @@ class Engine:
         """
         started = self._clock()
         opened: list[Any] = []
+        log = ToolLog(view)
         done: Outcome | None = None
         try:
-            result = self._result(turn, ask, view, opened)
+            result = self._result(turn, ask, view, opened, log)
             with deferred_interrupts(reraise=False):
                 complete = self._outcome(result, "complete", started, ask)
-                self._settle(turn, ask, complete, view.finish(complete), settled)
+                added = self._added(ask, complete, opened)
+                self._settle(turn, ask, complete, view.finish(complete), settled, added)
                 done = complete
             return done
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             if done is not None:  # it came after the turn was recorded: too late to stop it
                 return done
             try:
                 with deferred_interrupts(reraise=False):  # a second Ctrl-C is held too
-                    partial = _partial(opened[0] if opened else None)
+                    stopped = getattr(stop, "result", None)  # a stopped tool loop's partial
+                    partial = (
+                        stopped
+                        if isinstance(stopped, ChatResult)
+                        else _partial(opened[0] if opened else None)
+                    )
                     _close(opened)
                     outcome = self._outcome(partial, "interrupted", started, ask)
-                    self._settle(turn, ask, outcome, view.finish(outcome), settled)
+                    added = self._added(ask, outcome, opened)
+                    self._settle(turn, ask, outcome, view.finish(outcome), settled, added)
             finally:
                 _close(opened)  # even if a second Ctrl-C came before the hold began
             raise TurnInterrupted(outcome) from None
@@ -160,9 +185,9 @@ class Engine:
     # -- async: on the panel's loop ----------------------------------------------------------
 
     async def _aresult(
-        self, turn: Turn, ask: Ask, view: AnswerView, opened: list[Any]
+        self, turn: Turn, ask: Ask, view: AnswerView, opened: list[Any], log: ToolLog
     ) -> ChatResult:
-        call, chat, prompt = self._call(turn, ask, view), self.chat, turn.request
+        call, chat, prompt = self._call(turn, ask, view, log), self.chat, turn.request
         continuing = ask.continuation is not None
         if not ask.stream:
             if continuing:
@@ -186,8 +211,9 @@ class Engine:
         """Async :meth:`run`; on cancellation it shows and settles, then re-raises."""
         started = self._clock()
         opened: list[Any] = []
+        log = ToolLog(view)
         try:
-            result = await self._aresult(turn, ask, view, opened)
+            result = await self._aresult(turn, ask, view, opened, log)
             outcome = self._outcome(result, "complete", started, ask)
         except asyncio.CancelledError:
             partial = _partial(opened[0] if opened else None)
@@ -197,10 +223,17 @@ class Engine:
             await _aclose(opened)
             outcome = self._failure(exc, opened[0] if opened else None, started, ask)
         show = view.finish(outcome)
-        self._settle(turn, ask, outcome, show, settled)
+        self._settle(turn, ask, outcome, show, settled, self._added(ask, outcome, opened))
         if outcome.state == "interrupted":
             raise asyncio.CancelledError
         return outcome
+
+    @staticmethod
+    def _added(ask: Ask, outcome: Outcome, opened: list[Any]) -> list[dict[str, Any]]:
+        """The tool calls and results a tool turn adds before its answer (none without tools)."""
+        if ask.tools is None:
+            return []
+        return added_messages(outcome.result, opened[0] if opened else None)
 
 
 def _close(opened: list[Any]) -> None:

@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..client.history import ChatHistory
@@ -53,12 +54,21 @@ class Turn:
             return None
         return self.history.find_round(**{KEY: self.key})
 
-    def commit(self, result: ChatResult, **metadata: Any) -> bool:
-        """Record the answer (replacing this key's old turn, or appending); True if recorded."""
+    def commit(
+        self, result: ChatResult, before: Sequence[Mapping[str, Any]] = (), **metadata: Any
+    ) -> bool:
+        """Record the answer (replacing this key's old turn, or appending); True if recorded.
+
+        ``before``: messages between the prompt and the answer (tool calls and their results).
+        """
         if self.history is None:
             return False
         turn = ChatHistory()
         turn.add_user(self.prompt, **({KEY: self.key} if self.key else {}))
+        for message in before:
+            turn.add_message(message)
+        if before and result.tool_calls:  # calls left unanswered (rounds ran out): not recorded
+            result = replace(result, tool_calls=[])
         turn.append_result(result, **metadata)
         with deferred_interrupts(reraise=False):  # the turn is over: a Ctrl-C now changes nothing
             self.history.put_round(turn, **({KEY: self.key} if self.key else {}))

@@ -21,6 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "off", "on")
 FORMATS = ("markdown", "text", "code", "json")
+APPROVALS = ("ask", "always", "never")
 
 _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("-m", "--model"), {"help": "Model name for this call."}),
@@ -47,6 +48,8 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--no-interpolate",), {"action": "store_true", "help": "Leave {name} placeholders as is."}),
     (("--fix",), {"action": "store_true", "help": "Send the last error and its cell for a fix."}),
     (("--insert",), {"action": "store_true", "help": "Put the answer's code in a new cell below."}),
+    (("--tools",), {"metavar": "F,G", "help": "Functions the model may call (notebook names)."}),
+    (("--approve",), {"choices": APPROVALS, "help": "Tool calls: ask (default), always, never."}),
 ]
 _COMPLETE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--max-continues",), {"type": int, "default": None, "help": "Continuation rounds (5)."}),
@@ -94,6 +97,8 @@ _PANEL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         "--param",
         "--base-url",
         "--api-key-env",
+        "--tools",
+        "--approve",
     }
 ] + [
     *_COMPLETE_OPTIONS,

@@ -19,6 +19,7 @@ from traitlets import TraitError
 from ..client.chat import Chat
 from ..client.errors import LexiluxError
 from ..client.models import ChatResult
+from ..client.tools import as_tools
 from ..context.cells import CellRecorder
 from ..context.prompt import compose_for
 from ..defaults import RESULT_VARIABLE
@@ -31,6 +32,7 @@ from .namespace import get_history
 from .preview import request_preview
 from .settings import ChatConfig, UnknownSetting
 from .settings_view import settings_bundle
+from .tool_view import tools_of
 from .views import Notice, TeeView, TerminalView, WidgetView
 
 STOPPED_EARLY = "stopped before an answer arrived; nothing was added to the history."
@@ -208,7 +210,8 @@ class ChatMagics(Magics, ChatConfig):
         continuation = None
         if complete:
             continuation = {"max_continues": self._max_continues(args), "ensure_complete": False}
-        ask = Ask(self._options(args, chosen), stream=stream, continuation=continuation)
+        tools = tools_of(args, ns, self)
+        ask = Ask(self._options(args, chosen), stream, continuation, tools=tools)
         if composed.bundle():  # what context went with the prompt, collapsed
             display(composed.bundle(), raw=True)
         if args.dry_run:
@@ -323,8 +326,11 @@ class ChatMagics(Magics, ChatConfig):
                 model=chosen.model,
                 provider=self.provider or ("llamacpp" if endpoint.embedded else None),
             ) as probe:
+                options: dict[str, Any] = dict(ask.options)
+                if ask.tools:  # the specs the model would see
+                    options["tools"] = [t.spec for t in as_tools(ask.tools.functions)]
                 request = probe.prepare(
-                    turn.request, stream=ask.stream, history=turn.context, **ask.options
+                    turn.request, stream=ask.stream, history=turn.context, **options
                 )
         except LexiluxError as exc:
             raise ChatCellError(describe_error(exc, endpoint)) from None
@@ -391,6 +397,7 @@ class ChatMagics(Magics, ChatConfig):
             stream=True,
             continuation=continuation,
             keep_interrupted=True,
+            tools=tools_of(args, self.shell.user_ns if self.shell else {}, self),
         )
         return Engine(chat, model_label=chosen.label), ask, list(chosen.notices)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import ipywidgets as widgets
@@ -21,13 +22,14 @@ from ..client.errors import LexiluxError, redact
 from ..client.history import ChatHistory
 from ..client.options import resolve
 from ..defaults import HISTORY, MAX_CONTINUES
-from ..engine import Ask, Engine, Outcome, Turn, history_changed, watch_history
+from ..engine import Ask, Engine, Outcome, Tools, Turn, history_changed, watch_history
 from ..engine.view import Show
 from ..markup.style import status_html
 from . import background
 from .live import LiveAnswer
 from .namespace import get_history
 from .progress import ContinuationBar
+from .tool_view import ToolItems
 from .transcript import BUBBLE, Transcript
 
 
@@ -40,8 +42,24 @@ class PanelView:
         self.prompt = prompt  # as typed, put back in the input if nothing was answered
         self.live = LiveAnswer(box_style=BUBBLE["assistant"])
         self.question = widgets.HTML(panel._render.message("user", prompt))
+        self.tools = ToolItems()
+        self.tools_box = widgets.HTML()
+        self.approval_slot = widgets.VBox()  # an approval prompt, while one waits for a click
         panel._live_parts = [self.question.value, self.live]
-        panel.live.children = [self.question, self.live.widget]
+        panel.live.children = [self.question, self.tools_box, self.approval_slot, self.live.widget]
+
+    def tool(self, activity: Any) -> None:
+        self.tools.update(activity)
+        self.tools_box.value = self.tools.html()
+
+    def approver(self) -> Any:
+        from .approval import AsyncWidgetApprover
+
+        self.panel.approval = AsyncWidgetApprover(self._place)
+        return self.panel.approval
+
+    def _place(self, widget: Any) -> None:
+        self.approval_slot.children = [widget] if widget is not None else []
 
     def notice(self, text: str) -> None:
         self.panel._set_status(text)
@@ -98,6 +116,8 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         max_continues: int = MAX_CONTINUES,
         magics: Any = None,
         args: Any = None,
+        tools: Sequence[Any] | None = None,
+        approve: str = "ask",
         **options: Any,
     ) -> None:
         self._namespace = namespace if namespace is not None else _user_namespace()
@@ -109,8 +129,11 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
             self._history_object = ChatHistory()
         self._config = magics  # its interpolate setting and caps (else the loaded magics')
         self.engine, self.ask, notices = _setup(chat, magics, args, max_continues, options)
+        if tools:  # functions the model may call, asked about in the panel by default
+            self.ask = replace(self.ask, tools=Tools(list(tools), approve))
         self.max_continues = int((self.ask.continuation or {}).get("max_continues", 0))
         self._render = Transcript()
+        self.approval: Any = None  # the asker of the running turn (tests click its prompt)
         self._task: asyncio.Task[Any] | None = None
         self._stop_requested = False
         self._idle = threading.Event()
@@ -277,7 +300,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
 
     async def _run(self, turn: Turn, view: PanelView, continuing: bool) -> Outcome | None:
         self._task = asyncio.current_task()
-        ask = self.ask if continuing else Ask(self.ask.options, keep_interrupted=True)
+        ask = self.ask if continuing else replace(self.ask, continuation=None)
         status, error = "", False
         try:
             if self._stop_requested:  # Stop came before this task started: send nothing
@@ -337,7 +360,7 @@ def _setup(
             magics = current_magics() or standalone_magics()
         engine, ask, notices = magics.panel_setup(args)
         if options:
-            ask = Ask({**ask.options, **options}, True, ask.continuation, True)
+            ask = replace(ask, options={**ask.options, **options})
         resolve(engine.chat.model, ask.options)  # bad options fail now, not at the first send
         return engine, ask, notices
     resolve(chat.model, options)  # bad options fail now, not at the first send

@@ -100,6 +100,14 @@ class ChatConfig(Configurable):
     image_max_px = Int(
         1024, help="Longest side, in pixels, of an image sent from a {fig}, {img} or {Out[n]}"
     ).tag(config=True)
+    max_tool_rounds = Int(
+        8, help="Rounds of tool calls (%%chat --tools) before the model must answer"
+    ).tag(config=True)
+    approve = Enum(
+        ("ask", "always", "never"),
+        "ask",
+        help="Who approves a tool call: ask (a prompt in the answer), always, never",
+    ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -142,7 +150,7 @@ class ChatConfig(Configurable):
             raise TraitError(f"context_window must be a positive number of tokens, got {value!r}")
         return value
 
-    @validate("max_continues", "max_retries")
+    @validate("max_continues", "max_retries", "max_tool_rounds")
     def _valid_count(self, proposal: Any) -> Any:
         value = proposal["value"]
         if value < 0:

@@ -24,6 +24,9 @@ from ..markup.html import render_markdown
 from ..markup.style import NOTE, footer_html, reasoning_block, wrap_answer
 from .live import LiveAnswer
 from .progress import ContinuationBar
+from .tool_view import ToolItems, item_text
+
+FINISHED = ("done", "denied", "failed")
 
 NOTICE_STYLE = f"{NOTE};margin:0 0 0.4em 0"
 
@@ -65,14 +68,17 @@ def notices_html(notices: Sequence[str]) -> str:
 
 
 def answer_bundle(
-    outcome: Outcome, fmt: str = "markdown", notices: Sequence[str] = ()
+    outcome: Outcome,
+    fmt: str = "markdown",
+    notices: Sequence[str] = (),
+    tools: ToolItems | None = None,
 ) -> dict[str, str]:
     """The persisted output: safe HTML, escaped markdown and plain text."""
     result = outcome.result
     source = as_markdown(result.text, fmt)
     foot = outcome.footer.text
     refusal = result.refusal
-    body = notices_html(notices)
+    body = notices_html(notices) + (tools.html() if tools else "")
     if result.reasoning:
         body += reasoning_block(render_markdown(result.reasoning))
     body += render_markdown(source)
@@ -80,7 +86,7 @@ def answer_bundle(
         body += f"<div style='{NOTICE_STYLE}'>The model refused: {html.escape(refusal)}</div>"
     body += footer_html(foot)
     notes = "".join(f"*ⓘ {inert_text(n)}*\n\n" for n in notices)
-    markdown = notes + answer_markdown(source, foot)
+    markdown = notes + (tools.markdown() if tools else "") + answer_markdown(source, foot)
     return {"text/html": wrap_answer(body), "text/markdown": markdown, "text/plain": result.text}
 
 
@@ -103,9 +109,13 @@ class WidgetView:
         self._opened_fence = False
         self.notices: list[str] = []
         self.notice_box = widgets.HTML(value="")
+        self.tools = ToolItems()
+        self.tools_box = widgets.HTML(value="")
+        self.approval_slot = widgets.VBox()  # an approval prompt, while one waits for a click
+        self.poll: Callable[..., Any] | None = None  # None: jupyter_ui_poll's loop
         self.live = LiveAnswer(interval=interval, appending=appending)
         self.progress_widget = ContinuationBar(max_rounds) if continuing else None
-        children = [self.notice_box, self.live.widget]
+        children = [self.notice_box, self.tools_box, self.approval_slot, self.live.widget]
         if self.progress_widget is not None:
             children.append(self.progress_widget.widget)
         self.box = widgets.VBox(children)
@@ -140,11 +150,26 @@ class WidgetView:
         if self.progress_widget is not None:
             self.progress_widget.update(event)
 
+    def tool(self, activity: Any) -> None:
+        self.tools.update(activity)
+        self.tools_box.value = self.tools.html()
+
+    def approver(self) -> Any:
+        from .approval import TerminalApprover, WidgetApprover
+        from .ui_wait import can_wait
+
+        if self.poll is None and not can_wait():  # input() works in any kernel
+            return TerminalApprover()
+        return WidgetApprover(self._place, poll=self.poll)
+
+    def _place(self, widget: Any) -> None:
+        self.approval_slot.children = [widget] if widget is not None else []
+
     def finish(self, outcome: Outcome) -> Show:
         result = outcome.result
         bundle: dict[str, str] | None = None
-        if result.text or result.reasoning or outcome.state != "failed":
-            bundle = answer_bundle(outcome, self._fmt, self.notices)
+        if result.text or result.reasoning or self.tools or outcome.state != "failed":
+            bundle = answer_bundle(outcome, self._fmt, self.notices, self.tools)
             if self.progress_widget is not None:
                 done = self.progress_widget.final_html(result)
                 bundle["text/html"] = done + bundle["text/html"]
@@ -165,6 +190,8 @@ class WidgetView:
             self.progress_widget.close()
         self.live.close()
         self.notice_box.close()
+        self.tools_box.close()
+        self.approval_slot.close()
         self.box.close()
 
 
@@ -201,6 +228,17 @@ class TerminalView:
         if not event.done:
             self._write(f"\n[continuing: round {event.round + 1} of {event.max_rounds}]\n")
 
+    def tool(self, activity: Any) -> None:
+        if activity.status in FINISHED:
+            self._write(f"\n{item_text(activity)}\n")
+
+    def approver(self) -> Any:
+        if self._close:  # an echo file: nobody reads it to answer
+            return None
+        from .approval import TerminalApprover
+
+        return TerminalApprover()
+
     def finish(self, outcome: Outcome) -> Show:
         result = outcome.result
         refusal = result.refusal
@@ -236,6 +274,18 @@ class TeeView:
     def progress(self, event: ContinueProgress) -> None:
         for view in self.views:
             view.progress(event)
+
+    def tool(self, activity: Any) -> None:
+        for view in self.views:
+            view.tool(activity)
+
+    def approver(self) -> Any:
+        """The first view that can ask (the notebook widget, not the echo file)."""
+        for view in self.views:
+            found = view.approver()
+            if found is not None:
+                return found
+        return None
 
     def finish(self, outcome: Outcome) -> Show:
         shows = [view.finish(outcome) for view in self.views]
