@@ -17,9 +17,12 @@ objects JSON cannot represent, naming the field, before any request.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import json
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -44,6 +47,27 @@ class HistoryLike(Protocol):
 # -- content -> text ------------------------------------------------------------------------------
 
 
+def data_url_placeholder(url: str) -> str | None:
+    """``[image 640×480 PNG, 23 KB]`` for an image data URL (size read from a PNG's header),
+    the placeholder itself for one already shown so, None for anything else."""
+    if url.startswith("[image "):
+        return url
+    if not url.startswith("data:image/"):
+        return None
+    header, _, payload = url.partition(",")
+    head = payload[:64]
+    try:
+        data = base64.b64decode(head + "=" * (-len(head) % 4))
+    except (binascii.Error, ValueError):
+        data = b""
+    shape = ""
+    if header.startswith("data:image/png") and data[12:16] == b"IHDR" and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        shape = f"{width}×{height} "
+    kind = header[len("data:image/") :].split(";")[0].upper() or "IMAGE"
+    return f"[image {shape}{kind}, {max(1, round(len(payload) * 3 / 4 / 1024))} KB]"
+
+
 def part_placeholder(part: Mapping[str, Any]) -> str:
     """How a non-text content part is shown: ``[image: url]``, ``[audio]``, ``[file]``..."""
     kind = str(part.get("type") or "part")
@@ -51,7 +75,10 @@ def part_placeholder(part: Mapping[str, Any]) -> str:
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, Mapping) else image
         url = str(url or "")
-        if url.startswith("data:"):  # a base64 payload is useless on screen and can be megabytes
+        shown = data_url_placeholder(url)
+        if shown is not None:  # a base64 payload is useless on screen and can be megabytes
+            return shown
+        if url.startswith("data:"):
             url = url.split(",", 1)[0] + ",…"
         return f"[image: {url}]"
     if kind == "input_audio":

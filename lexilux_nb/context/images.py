@@ -3,7 +3,8 @@
 An image is sent as an OpenAI ``image_url`` part holding a PNG data URL, its longest side at most
 ``max_px`` (figures are rendered at a lower dpi, PNGs and PIL images are shrunk with Pillow).
 Wherever a prompt is shown (``--dry-run``, history views) the payload is replaced by a
-placeholder such as ``[image 640×480 PNG, 23 KB]``: base64 is never shown. matplotlib and
+placeholder such as ``[image 640×480 PNG, 23 KB]`` (the client's content → text rule): base64
+is never shown. matplotlib and
 Pillow are imported only when an image is met.
 """
 
@@ -14,11 +15,11 @@ import binascii
 import copy
 import io
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ..client.errors import ValidationError
-from ..client.messages import content_text as _content_text
+from ..client.messages import data_url_placeholder
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DATA_URL = "data:image/png;base64,"
@@ -115,49 +116,13 @@ def placeholder(png: bytes) -> str:
     return f"[image {shape}PNG, {max(1, round(len(png) / 1024))} KB]"
 
 
-def url_placeholder(url: str) -> str | None:
-    """The placeholder for a PNG data URL (None for anything else: a web URL is shown as is)."""
-    if url.startswith("[image "):
-        return url  # already a placeholder (a redacted body)
-    if not url.startswith("data:image/"):
-        return None
-    header, _, payload = url.partition(",")
-    try:
-        data = base64.b64decode(payload[:64] + "=" * (-len(payload[:64]) % 4))
-    except (binascii.Error, ValueError):
-        data = b""
-    size = png_size(data) if header.startswith("data:image/png") else None
-    kind = header[len("data:image/") :].split(";")[0].upper() or "IMAGE"
-    shape = f"{size[0]}×{size[1]} " if size else ""
-    return f"[image {shape}{kind}, {max(1, round(len(payload) * 3 / 4 / 1024))} KB]"
+url_placeholder = data_url_placeholder  # one rule, in the client's content → text
 
 
 def _url(part: Mapping[str, Any]) -> str:
     image = part.get("image_url")
     url = image.get("url") if isinstance(image, Mapping) else image
     return str(url or "")
-
-
-def shown_content(content: Any) -> Any:
-    """Message content with every image data URL replaced by a text placeholder (for display)."""
-    if isinstance(content, str) or not isinstance(content, Sequence):
-        return content
-    out: list[Any] = []
-    for part in content:
-        if isinstance(part, Mapping) and part.get("type") == "image_url":
-            shown = url_placeholder(_url(part))
-            if shown is not None:
-                out.append({"type": "text", "text": f"\n{shown}\n"})
-                continue
-        out.append(part)
-    return out
-
-
-def content_text(content: Any, *, placeholders: bool = True) -> str:
-    """:func:`lexilux_nb.client.messages.content_text`, image payloads as placeholders."""
-    return _content_text(
-        shown_content(content) if placeholders else content, placeholders=placeholders
-    )
 
 
 def redacted(body: Mapping[str, Any]) -> dict[str, Any]:

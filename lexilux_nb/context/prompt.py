@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..client.messages import content_text
 from ..markup.style import MUTED, SUBTLE_BG
 from . import references
 from .cells import CellRecord, recorder_of
 from .describe import Caps, describe
-from .images import content_text
 from .references import MISSING, fence
 
 _CHAT_MAGICS = ("%%chat", "%chat", "%%ai", "%chat_")

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..context.images import content_text  # image payloads as [image 640×480 PNG, 23 KB]
+from ..client.messages import content_text
 from ..markup.style import MUTED, SUBTLE_BG, toward_text, var, wrap_answer
 
 ROLE_LABELS = {

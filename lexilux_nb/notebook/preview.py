@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..client.errors import mask_secret
+from ..client.messages import content_text
 from ..client.transport import PreparedRequest
-from ..context.images import content_text, redacted
+from ..context.images import redacted
 from .config import Endpoint
 
 PRE = (

@@ -28,7 +28,7 @@ def test_the_rule() -> None:
     assert content_text("plain") == "plain"
     assert content_text([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]) == "ab"
     assert content_text(PARTS, placeholders=False) == "ab"
-    assert content_text(PARTS) == "a\n[image: data:image/png;base64,…]\nb"
+    assert content_text(PARTS) == "a\n[image PNG, 1 KB]\nb"  # never the payload
     assert content_text([{"type": "input_audio"}]) == "[audio]"
     assert content_text([{"type": "refusal", "refusal": "no"}]) == "[refusal: no]"
     assert content_text(["loose", {"type": "text", "text": " string"}]) == "loose string"

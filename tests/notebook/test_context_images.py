@@ -11,7 +11,8 @@ import matplotlib
 import pytest
 from PIL import Image
 
-from lexilux_nb.context.images import content_text, placeholder, png_size, url_placeholder
+from lexilux_nb.client.messages import content_text
+from lexilux_nb.context.images import placeholder, png_size, url_placeholder
 from lexilux_nb.notebook.errors import ChatCellError
 
 matplotlib.use("agg")
@@ -175,6 +176,6 @@ def test_placeholders() -> None:
     assert url_placeholder("data:image/jpeg;base64,/9j/4AAQ") == "[image JPEG, 1 KB]"
     assert url_placeholder("https://example.org/a.png") is None
     content = [{"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": url}}]
-    assert content_text(content) == "see\n[image 64×32 PNG, 1 KB]\n"
+    assert content_text(content) == "see\n[image 64×32 PNG, 1 KB]"
     web = [{"type": "image_url", "image_url": {"url": "https://example.org/a.png"}}]
     assert content_text(web) == "[image: https://example.org/a.png]"
