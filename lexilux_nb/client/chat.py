@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from .. import __version__
+from . import deadline as deadlines
 from .accumulate import StreamAccumulator
 from .continuation import CompleteOptions, Continuation, Round, ShownRounds, split_options
 from .errors import (
@@ -99,6 +100,7 @@ class Chat:
         rate_limit: tuple[int, float] | None = None,
         verify: bool | str = True,
         provider: str | None = None,
+        deadline_s: float | None = None,
         clock: Clock | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
@@ -119,6 +121,7 @@ class Chat:
         self._api_key = api_key
         self._headers = dict(headers or {})  # a copy: the caller's dict is never touched
         self._timeout = _timeout(timeout_s, connect_timeout_s, read_timeout_s)
+        self.deadline_s = deadlines.check_deadline(deadline_s)  # the whole call, retries and all
         self._retry = RetryPolicy(max_retries=max_retries)
         self._limiter = RateLimiter(*rate_limit) if rate_limit else None
         self._clock: Clock = clock or SystemClock()
@@ -154,6 +157,7 @@ class Chat:
         """Strings that must never be shown: the key and auth-like header values."""
         found = [self._api_key] if self._api_key else []
         found += [v for k, v in self._headers.items() if k.lower() in SECRET_HEADERS and v]
+        found += self._http.secrets  # proxy credentials
         return tuple(found)
 
     def __repr__(self) -> str:
@@ -185,26 +189,32 @@ class Chat:
             for default in [k for k in headers if k.lower() == name.lower()]:
                 del headers[default]
             headers[name] = value
-        return PreparedRequest(url, headers, body, stream, self.secrets)
+        deadline_s = self.deadline_s if opts.deadline_s is None else opts.deadline_s
+        return PreparedRequest(url, headers, body, stream, self.secrets, deadline_s)
 
     def _accumulator(self, options: Mapping[str, Any]) -> StreamAccumulator:
         return StreamAccumulator(secrets=self.secrets, keep_raw=bool(options.get("return_raw")))
 
     # -- drivers: the same retry flow, sync and async --------------------------------------
 
-    def _retrying(self, attempt: Callable[[], T]) -> T:
-        flow = retry_flow(self._retry, self._limiter, self._clock)
-        wait = next(flow)
-        while True:
-            if wait > 0:
-                self._clock.sleep(wait)
-            try:
-                return attempt()
-            except LexiluxError as exc:
-                wait = flow.send(exc)  # re-raises exc when no retry is left
-                log.info("retrying in %.2fs after %s", wait, exc)
+    def _retrying(self, attempt: Callable[[], T], req: PreparedRequest) -> T:
+        with deadlines.scope(req.deadline_s, self._clock):
+            flow = retry_flow(self._retry, self._limiter, self._clock)
+            wait = next(flow)
+            while True:
+                if wait > 0:
+                    self._clock.sleep(wait)
+                try:
+                    return attempt()
+                except LexiluxError as exc:
+                    wait = flow.send(exc)  # re-raises exc when no retry is left
+                    log.info("retrying in %.2fs after %s", wait, exc)
 
-    async def _aretrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+    async def _aretrying(self, attempt: Callable[[], Awaitable[T]], req: PreparedRequest) -> T:
+        with deadlines.scope(req.deadline_s, self._clock):
+            return await self._aretry_loop(attempt)
+
+    async def _aretry_loop(self, attempt: Callable[[], Awaitable[T]]) -> T:
         flow = retry_flow(self._retry, self._limiter, self._clock)
         wait = next(flow)
         while True:
@@ -221,7 +231,7 @@ class Chat:
     def __call__(self, messages: Any, **options: Unpack[HistoryOptions]) -> ChatResult:
         """Send ``messages`` and return the whole answer."""
         req = self.prepare(messages, **options)
-        data = self._retrying(lambda: send_json(self._http.sync, req))
+        data = self._retrying(lambda: send_json(self._http.sync, req), req)
         return parse_completion(data, keep_raw=bool(options.get("return_raw")), secrets=req.secrets)
 
     call = __call__
@@ -232,14 +242,14 @@ class Chat:
         acc = self._accumulator(options)
 
         def opener() -> OpenedStream:
-            return self._retrying(lambda: open_stream(self._http.sync, req))
+            return self._retrying(lambda: open_stream(self._http.sync, req), req)
 
         return StreamingIterator(lambda: single_stream(opener, acc, req.secrets), acc.result)
 
     async def acall(self, messages: Any, **options: Unpack[HistoryOptions]) -> ChatResult:
         """Async :meth:`__call__`."""
         req = self.prepare(messages, **options)
-        data = await self._aretrying(lambda: asend_json(self._http.async_, req))
+        data = await self._aretrying(lambda: asend_json(self._http.async_, req), req)
         return parse_completion(data, keep_raw=bool(options.get("return_raw")), secrets=req.secrets)
 
     def astream(self, messages: Any, **options: Unpack[HistoryOptions]) -> AsyncStreamingIterator:
@@ -248,7 +258,7 @@ class Chat:
         acc = self._accumulator(options)
 
         async def opener() -> OpenedStream:
-            return await self._aretrying(lambda: aopen_stream(self._http.async_, req))
+            return await self._aretrying(lambda: aopen_stream(self._http.async_, req), req)
 
         return AsyncStreamingIterator(lambda: asingle_stream(opener, acc, req.secrets), acc.result)
 

@@ -16,18 +16,22 @@
     ├── NetworkError
     │   ├── LexiluxTimeoutError
     │   └── LexiluxConnectionError
+    ├── DeadlineExceededError      the whole call took longer than ``deadline_s`` (a TimeoutError)
     ├── ChatStreamInterruptedError a stream ended before finish_reason / [DONE] (partial_result)
     └── ChatIncompleteResponseError continuation gave up while the answer was still cut off
 
-Every message passes through :func:`redact` so an API key echoed by a server never reaches a
-traceback, a log line or a notebook output.
+Every message and every field of a server's error passes through :func:`redact` so an API key
+echoed by a server never reaches a traceback, a log line or a notebook output. Errors hold no
+httpx object (their requests carry the headers): what is needed is copied, and they are raised
+outside the ``except`` block so ``__context__`` stays empty. They pickle (for process pools and
+error trackers) as their type, message and attributes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
     from .models import ChatResult
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
+E = TypeVar("E", bound=BaseException)
 
 
 def mask_secret(secret: str | None) -> str:
@@ -76,6 +81,42 @@ def _encoded_forms(secret: str) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
+def redact_url(url: str) -> str:
+    """A URL without its credentials: ``http://user:pass@proxy:3128`` -> ``http://***@proxy:3128``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unparsable URL)"
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The user and password written in a URL (plain and percent-decoded), to be redacted."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return ()
+    userinfo = netloc.rpartition("@")[0] if "@" in netloc else ""
+    found = {userinfo} if userinfo else set()
+    for part in userinfo.split(":"):
+        found.update({part, unquote(part)})
+    return tuple(s for s in found if s)
+
+
+def _rebuild(cls: type[LexiluxError], args: tuple[Any, ...]) -> LexiluxError:
+    """Unpickle without calling ``__init__`` (its keyword arguments are in the state)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
+
+
 class LexiluxError(Exception):
     """Base of every error this package raises."""
 
@@ -85,6 +126,9 @@ class LexiluxError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args), dict(self.__dict__))
 
 
 class ValidationError(LexiluxError, ValueError):
@@ -107,6 +151,7 @@ class APIError(LexiluxError):
         error_type: str | None = None,
         code: str | None = None,
         retry_after: float | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
@@ -114,6 +159,7 @@ class APIError(LexiluxError):
         self.body = body
         self.error_type = error_type
         self.code = code
+        self.param = param
 
     @property
     def retryable(self) -> bool:
@@ -169,6 +215,13 @@ class LexiluxTimeoutError(NetworkError):
 
 class LexiluxConnectionError(NetworkError):
     """The server could not be reached, or dropped the connection."""
+
+
+class DeadlineExceededError(LexiluxError, TimeoutError):
+    """The whole call (connecting, retries, the whole answer) took longer than ``deadline_s``.
+
+    Unlike a per-read timeout it is never retried: the time it allowed is spent.
+    """
 
 
 class ChatStreamInterruptedError(LexiluxError):
@@ -256,21 +309,47 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def _server_message(body: str) -> tuple[str, str | None, str | None]:
-    """The human message from an OpenAI-style JSON error, or the plain-text body."""
+MAX_FIELD_CHARS = 500  # of a server's error message, code, type or param, as kept
+
+
+def _field(value: Any, secrets: Iterable[str | None]) -> str | None:
+    """One field of a server's error as text: bounded, and redacted once decoded."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, default=repr)
+    return redact(text[:MAX_FIELD_CHARS], secrets)
+
+
+def _server_fields(err: Any, text: str) -> tuple[Any, Any, Any, Any]:
+    """(message, type, code, param) of an OpenAI-style error, or the plain-text body."""
+    if isinstance(err, dict):
+        message = err.get("message") or err.get("detail") or err.get("msg") or err
+        return (message, err.get("type"), err.get("code"), err.get("param"))
+    if isinstance(err, str):
+        return (err, None, None, None)
+    return (text or "(empty response body)", None, None, None)
+
+
+def _server_message(
+    body: str, secrets: Iterable[str | None] = ()
+) -> tuple[str, str | None, str | None, str | None]:
+    """Every field of a JSON error, each redacted after JSON decoding (``\\u`` escapes and all)."""
     text = body.strip()
     try:
         data = json.loads(text)
     except ValueError:
-        return (text[:500] or "(empty response body)", None, None)
+        data = text
     err = data.get("error", data) if isinstance(data, dict) else data
-    if isinstance(err, dict):
-        message = err.get("message") or err.get("detail") or err.get("msg") or json.dumps(err)
-        code = err.get("code")
-        return (str(message), err.get("type"), None if code is None else str(code))
-    if isinstance(err, str):
-        return (err, None, None)
-    return (text[:500], None, None)
+    if err is data and not isinstance(data, dict | str):
+        err = None
+    secrets = tuple(secrets)
+    message, error_type, code, param = _server_fields(err, text)
+    return (
+        _field(message, secrets) or "(empty response body)",
+        _field(error_type, secrets),
+        _field(code, secrets),
+        _field(param, secrets),
+    )
 
 
 def error_from_response(
@@ -281,8 +360,9 @@ def error_from_response(
 ) -> APIError:
     """Map an error status and its body to the right :class:`APIError` subclass."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    secrets = tuple(secrets)
+    message, error_type, code, param = _server_message(text, secrets)
     text = redact(text, secrets)
-    message, error_type, code = _server_message(text)
     cls = _class_for(status_code)
     hint = _HINTS.get(cls)
     if hint:
@@ -292,6 +372,7 @@ def error_from_response(
         "body": text,
         "error_type": error_type,
         "code": code,
+        "param": param,
         "retry_after": parse_retry_after(headers),
     }
     return cls(message, **kwargs)
@@ -299,26 +380,61 @@ def error_from_response(
 
 def error_from_event(data: Any, secrets: Iterable[str | None] = ()) -> APIError:
     """An ``{"error": ...}`` object received inside a stream."""
+    secrets = tuple(secrets)
     err = data.get("error", data) if isinstance(data, dict) else data
-    text = json.dumps(err) if not isinstance(err, str) else err
-    message, error_type, code = _server_message(json.dumps({"error": err}))
+    text = json.dumps(err, default=repr) if not isinstance(err, str) else err
+    wrapped = json.dumps({"error": err}, default=repr)
+    message, error_type, code, param = _server_message(wrapped, secrets)
     status = err.get("status_code") or err.get("status") if isinstance(err, dict) else None
-    status_code = status if isinstance(status, int) else None
+    status_code = status if isinstance(status, int) and not isinstance(status, bool) else None
+    if status_code is not None and not 100 <= status_code <= 599:
+        status_code = None
     cls = _class_for(status_code)
     return cls(
         redact(f"error in stream: {message}", secrets),
         status_code=status_code,
-        body=redact(text, secrets),
+        body=redact(text[: MAX_FIELD_CHARS * 4], secrets),
         error_type=error_type,
         code=code,
+        param=param,
     )
 
 
 def error_from_transport(
     exc: httpx.TransportError, secrets: Iterable[str | None] = ()
 ) -> NetworkError:
-    """Map an httpx transport failure to our network errors, keeping the cause."""
-    detail = redact(str(exc) or type(exc).__name__, secrets)
+    """Map an httpx transport failure to our network errors: its text, redacted, and no reference
+    to it (it holds the request and its headers). Raise the result outside the ``except`` block."""
+    detail = redact(_strip_urls(str(exc) or type(exc).__name__), secrets)
     if isinstance(exc, httpx.TimeoutException):
         return LexiluxTimeoutError(f"timed out ({type(exc).__name__}): {detail}")
     return LexiluxConnectionError(f"connection failed ({type(exc).__name__}): {detail}")
+
+
+def _foreign(exc: BaseException | None) -> bool:
+    """An exception from the HTTP stack: it references the request and its headers."""
+    return exc is not None and type(exc).__module__.split(".")[0] in {"httpx", "httpcore", "h11"}
+
+
+def scrub(error: E) -> E:
+    """Cut every httpx/httpcore exception out of ``error``'s chain (``__cause__``, ``__context__``,
+    and the ``cause`` some of ours keep), so nothing reachable from it holds a request."""
+    seen: set[int] = set()
+    node: BaseException | None = error
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if _foreign(node.__cause__):
+            node.__cause__ = None
+        if _foreign(node.__context__):
+            node.__context__ = None
+        if _foreign(getattr(node, "cause", None)):
+            node.cause = None  # type: ignore[attr-defined]
+        node = node.__cause__ or node.__context__ or getattr(node, "cause", None)
+    return error
+
+
+def _strip_urls(text: str) -> str:
+    """Credentials written in any URL of a message (a proxy's, usually) become ``***``."""
+    import re
+
+    return re.sub(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'\"]*@", r"\1***@", text)

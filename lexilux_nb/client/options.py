@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypedDict
 
+from .deadline import check_deadline
 from .errors import ValidationError
 from .messages import HistoryLike, check_json
 from .models import FunctionTool, ToolChoice
@@ -90,6 +91,7 @@ class ChatOptions(TypedDict, total=False):
     reasoning: ReasoningSetting
     return_raw: bool
     include_usage: bool
+    deadline_s: float | None
 
 
 class HistoryOptions(ChatOptions, total=False):
@@ -112,6 +114,7 @@ class CallOptions:
     reasoning: ReasoningSetting = None
     return_raw: bool = False
     include_usage: bool = True
+    deadline_s: float | None = None
 
 
 def _is_int(value: Any) -> bool:
@@ -341,4 +344,5 @@ def resolve(default_model: str | None, options: Mapping[str, Any]) -> CallOption
         reasoning=reasoning,
         return_raw=flags["return_raw"],
         include_usage=flags["include_usage"],
+        deadline_s=check_deadline(options.get("deadline_s")),
     )

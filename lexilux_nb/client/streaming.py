@@ -136,6 +136,7 @@ def single_stream(
             yield from _json_stream(acc, opened.json_body)
             return
         feed = acc.feed
+        broken: httpx.TransportError | None = None
         try:
             for batch in opened.batches():
                 for event, data in batch:
@@ -144,9 +145,11 @@ def single_stream(
                         yield chunk
                     if acc.finished:
                         return
-            last = acc.end_of_stream()
         except httpx.TransportError as exc:
-            last = _transport_failure(acc, exc, secrets)
+            broken = exc
+        # decided outside the except block: no httpx exception becomes the error's __context__
+        last = acc.end_of_stream() if broken is None else _transport_failure(acc, broken, secrets)
+        del broken
         if last is not None:
             yield last
     finally:
@@ -164,6 +167,7 @@ async def asingle_stream(
                 yield whole
             return
         feed = acc.feed
+        broken: httpx.TransportError | None = None
         try:
             async for batch in opened.abatches():
                 for event, data in batch:
@@ -172,9 +176,10 @@ async def asingle_stream(
                         yield chunk
                     if acc.finished:
                         return
-            last = acc.end_of_stream()
         except httpx.TransportError as exc:
-            last = _transport_failure(acc, exc, secrets)
+            broken = exc
+        last = acc.end_of_stream() if broken is None else _transport_failure(acc, broken, secrets)
+        del broken
         if last is not None:
             yield last
     finally:
