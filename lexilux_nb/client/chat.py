@@ -21,9 +21,12 @@ from .continuation import CompleteOptions, Continuation, Round, ShownRounds, spl
 from .errors import (
     ConfigurationError,
     LexiluxError,
+    Secret,
     ValidationError,
     mask_secret,
+    scrubbed,
 )
+from .logredact import register
 from .models import ChatResult
 from .options import ChatOptions, HistoryOptions, resolve
 from .protocol import build_body, build_messages, detect_provider, parse_completion
@@ -118,7 +121,7 @@ class Chat:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.provider = detect_provider(self.base_url, provider)
-        self._api_key = api_key
+        self._api_key = Secret(api_key) if isinstance(api_key, str) and api_key else api_key
         self._headers = dict(headers or {})  # a copy: the caller's dict is never touched
         self._timeout = _timeout(timeout_s, connect_timeout_s, read_timeout_s)
         self.deadline_s = deadlines.check_deadline(deadline_s)  # the whole call, retries and all
@@ -132,6 +135,7 @@ class Chat:
             given=http_client,
             agiven=async_http_client,
         )
+        register(self)  # its secrets are masked in every log record (client/logredact.py)
 
     # -- configuration views ---------------------------------------------------------------
 
@@ -155,7 +159,7 @@ class Chat:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Strings that must never be shown: the key and auth-like header values."""
-        found = [self._api_key] if self._api_key else []
+        found: list[str] = [self._api_key] if self._api_key else []
         found += [v for k, v in self._headers.items() if k.lower() in SECRET_HEADERS and v]
         found += self._http.secrets  # proxy credentials
         return tuple(found)
@@ -232,7 +236,7 @@ class Chat:
         """Send ``messages`` and return the whole answer."""
         req = self.prepare(messages, **options)
         data = self._retrying(lambda: send_json(self._http.sync, req), req)
-        return parse_completion(data, keep_raw=bool(options.get("return_raw")), secrets=req.secrets)
+        return scrubbed(parse_completion, data, bool(options.get("return_raw")), req.secrets)
 
     call = __call__
 
@@ -250,7 +254,7 @@ class Chat:
         """Async :meth:`__call__`."""
         req = self.prepare(messages, **options)
         data = await self._aretrying(lambda: asend_json(self._http.async_, req), req)
-        return parse_completion(data, keep_raw=bool(options.get("return_raw")), secrets=req.secrets)
+        return scrubbed(parse_completion, data, bool(options.get("return_raw")), req.secrets)
 
     def astream(self, messages: Any, **options: Unpack[HistoryOptions]) -> AsyncStreamingIterator:
         """Async :meth:`stream`: ``async for`` it directly, or ``await`` it first to connect."""

@@ -30,7 +30,7 @@ error trackers) as their type, message and attributes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 E = TypeVar("E", bound=BaseException)
+T = TypeVar("T")
 
 
 def mask_secret(secret: str | None) -> str:
@@ -49,6 +50,19 @@ def mask_secret(secret: str | None) -> str:
     if len(secret) <= 8:
         return "…" * 3
     return f"{secret[:3]}…{secret[-4:]}"
+
+
+class Secret(str):
+    """A key that shows masked wherever it is repr'd: a traceback's locals (``%xmode Verbose``),
+    a debugger, an error tracker. ``str()`` and f-strings still give the value, to send it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_secret(str.__str__(self)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Secret, (str.__str__(self),))
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -417,20 +431,41 @@ def _foreign(exc: BaseException | None) -> bool:
 
 
 def scrub(error: E) -> E:
-    """Cut every httpx/httpcore exception out of ``error``'s chain (``__cause__``, ``__context__``,
-    and the ``cause`` some of ours keep), so nothing reachable from it holds a request."""
+    """Cut out of ``error``'s chain what could hold a request or a server's raw text: every
+    httpx/httpcore exception, and every context hidden with ``from None`` that is not ours (a
+    ``JSONDecodeError`` keeps the whole document in ``.doc``). Walks ``__cause__``,
+    ``__context__`` and the ``cause`` some of ours keep."""
     seen: set[int] = set()
-    node: BaseException | None = error
-    while node is not None and id(node) not in seen:
+    todo: list[BaseException] = [error]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
         seen.add(id(node))
         if _foreign(node.__cause__):
             node.__cause__ = None
-        if _foreign(node.__context__):
+        context = node.__context__
+        if _foreign(context) or (
+            context is not None
+            and node.__suppress_context__
+            and not isinstance(context, LexiluxError)
+        ):
             node.__context__ = None
         if _foreign(getattr(node, "cause", None)):
             node.cause = None  # type: ignore[attr-defined]
-        node = node.__cause__ or node.__context__ or getattr(node, "cause", None)
+        for link in (node.__cause__, node.__context__, getattr(node, "cause", None)):
+            if isinstance(link, BaseException):
+                todo.append(link)
     return error
+
+
+def scrubbed(parse: Callable[..., T], data: Any, keep_raw: bool, secrets: tuple[str, ...]) -> T:
+    """``parse(data, keep_raw=..., secrets=...)``, its errors :func:`scrub`-bed."""
+    try:
+        return parse(data, keep_raw=keep_raw, secrets=secrets)
+    except LexiluxError as exc:
+        scrub(exc)
+        raise
 
 
 def _strip_urls(text: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from .accumulate import StreamAccumulator
-from .errors import error_from_transport
+from .errors import LexiluxError, error_from_transport, scrub
 from .models import ChatResult, ChatStreamChunk
 from .transport import OpenedStream
 
@@ -47,7 +47,11 @@ class StreamingIterator:
             if self._closed:
                 raise StopIteration
             self._gen = self._run()
-        chunk = next(self._gen)
+        try:
+            chunk = next(self._gen)
+        except LexiluxError as exc:
+            scrub(exc)  # nothing from httpx or the raw answer left in its chain
+            raise
         self.done = chunk.done
         return chunk
 
@@ -99,7 +103,11 @@ class AsyncStreamingIterator:
             if self._closed:
                 raise StopAsyncIteration
             self._gen = self._run()
-        chunk = await self._gen.__anext__()
+        try:
+            chunk = await self._gen.__anext__()
+        except LexiluxError as exc:
+            scrub(exc)
+            raise
         self.done = chunk.done
         return chunk
 
