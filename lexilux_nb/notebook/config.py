@@ -137,6 +137,7 @@ def build_chat(
     timeout: float,
     max_retries: int,
     model: str | None,
+    deadline_s: float | None = None,
 ) -> Chat:
     """A client for ``base_url`` (the endpoint's, or the embedded model's once it runs)."""
     from ..defaults import CONNECT_TIMEOUT_S
@@ -149,4 +150,5 @@ def build_chat(
         read_timeout_s=timeout,
         connect_timeout_s=min(CONNECT_TIMEOUT_S, timeout),
         max_retries=max_retries,
+        deadline_s=deadline_s,
     )

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote
@@ -31,10 +31,8 @@ def found(text: str) -> list[str]:
     from urllib.parse import unquote
 
     views = [text, unquote(text)]
-    try:
+    with suppress(ValueError):
         views.append(json.loads(f'"{text}"'))
-    except ValueError:
-        pass
     views.append(text.replace("\\/", "/"))
     return sorted({n for n in NEEDLES for v in views if n in v})
 

@@ -36,3 +36,106 @@ def test_redact_matches_escaped_forms(echo: str) -> None:
 
     out = redact(f'{{"error": "bad key {echo}"}}', ["sk-a/b+c=d"])
     assert echo not in out
+
+
+# -- deadline_s: the whole call -------------------------------------------------------------------
+
+import asyncio  # noqa: E402
+import time  # noqa: E402
+
+from lexilux_nb.client.errors import DeadlineExceededError, LexiluxError  # noqa: E402
+
+from .hostile import hostile_server  # noqa: E402
+
+FOUR_PATHS = ["call", "stream", "acall", "astream"]
+
+
+def _run(chat: Chat, path: str, **options: object) -> object:
+    if path == "call":
+        return chat("hi", **options)
+    if path == "stream":
+        return list(chat.stream("hi", **options))
+    if path == "acall":
+        return asyncio.run(chat.acall("hi", **options))
+
+    async def consume() -> list[object]:
+        return [chunk async for chunk in chat.astream("hi", **options)]
+
+    return asyncio.run(consume())
+
+
+@pytest.mark.parametrize("path", FOUR_PATHS)
+@pytest.mark.parametrize("where", ["chat", "call"])
+def test_a_trickling_server_is_stopped_by_the_deadline(path: str, where: str) -> None:
+    """One byte every 0.3 s never trips a 5 s read timeout (the answer would take minutes);
+    deadline_s=1 ends the call at about 1 s with an error that names the setting."""
+    with hostile_server("trickle") as server:
+        given = {"deadline_s": 1.0}
+        chat = Chat(
+            base_url=server.base_url,
+            api_key="sk-test",
+            model="m",
+            timeout_s=5.0,
+            **(given if where == "chat" else {}),
+        )
+        start = time.monotonic()
+        with pytest.raises(DeadlineExceededError) as info:
+            _run(chat, path, **(given if where == "call" else {}))
+        elapsed = time.monotonic() - start
+        chat.close()
+    assert 0.9 <= elapsed < 4.0, elapsed  # the whole body would take over 30 s
+    assert "deadline_s=1" in str(info.value)
+    assert isinstance(info.value, TimeoutError) and isinstance(info.value, LexiluxError)
+    assert len(server.auth) == 1  # never retried: the time it allowed is spent
+
+
+@pytest.mark.parametrize("path", FOUR_PATHS)
+def test_without_a_deadline_the_trickle_is_read_to_the_end(path: str) -> None:
+    """The control: the per-read timeout alone does not stop the trickle (a quick one here)."""
+    with hostile_server("trickle") as server:
+        server.interval = 0.0005
+        chat = Chat(base_url=server.base_url, api_key="sk-test", model="m", timeout_s=0.5)
+        out = _run(chat, path)
+        chat.close()
+    assert out
+
+
+@pytest.mark.parametrize("path", FOUR_PATHS)
+def test_a_deadline_that_is_not_reached_changes_nothing(path: str) -> None:
+    with hostile_server("trickle") as server:
+        server.interval = 0.0005
+        chat = Chat(base_url=server.base_url, api_key="sk-t", model="m", deadline_s=30)
+        assert _run(chat, path)
+        chat.close()
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, 0, -1, True, "5"])
+def test_bad_deadlines_are_refused(bad: object) -> None:
+    with pytest.raises(ValidationError, match="deadline_s"):
+        Chat(base_url="http://127.0.0.1:9/v1", model="m", deadline_s=bad)  # type: ignore[arg-type]
+    chat = Chat(base_url="http://127.0.0.1:9/v1", model="m")
+    with pytest.raises(ValidationError, match="deadline_s"):
+        chat.prepare("hi", deadline_s=bad)  # type: ignore[typeddict-item]
+    chat.close()
+
+
+def test_a_retry_that_would_start_past_the_deadline_is_not_attempted() -> None:
+    """A 503 with Retry-After: 5 under deadline_s=1: the error says why no retry was made."""
+    import httpx
+
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(
+            503, headers={"Retry-After": "5"}, json={"error": {"message": "busy"}}
+        )
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    chat = Chat(base_url="http://llm.test/v1", model="m", deadline_s=1, http_client=client)
+    start = time.monotonic()
+    with pytest.raises(DeadlineExceededError, match="retry") as info:
+        chat("hi")
+    assert time.monotonic() - start < 1.0  # no 5 s sleep first
+    assert "busy" in str(info.value) and len(calls) == 1
+    client.close()
