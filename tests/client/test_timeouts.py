@@ -1,12 +1,17 @@
 """Timeouts must be finite and positive: NaN, infinity, zero, negatives and non-numbers are refused
-with a ValidationError naming the field, before any request."""
+with a ValidationError naming the field, before any request. ``deadline_s`` bounds a whole call:
+a server that trickles bytes (each read is quick, so the read timeout never trips) is stopped."""
 
+import asyncio
 import math
+import time
 
 import pytest
 
 from lexilux_nb.client.chat import Chat
-from lexilux_nb.client.errors import ValidationError
+from lexilux_nb.client.errors import DeadlineExceededError, LexiluxError, ValidationError
+
+from .hostile import hostile_server
 
 
 @pytest.mark.parametrize("field", ["timeout_s", "connect_timeout_s", "read_timeout_s"])
@@ -39,13 +44,6 @@ def test_redact_matches_escaped_forms(echo: str) -> None:
 
 
 # -- deadline_s: the whole call -------------------------------------------------------------------
-
-import asyncio  # noqa: E402
-import time  # noqa: E402
-
-from lexilux_nb.client.errors import DeadlineExceededError, LexiluxError  # noqa: E402
-
-from .hostile import hostile_server  # noqa: E402
 
 FOUR_PATHS = ["call", "stream", "acall", "astream"]
 
