@@ -30,6 +30,8 @@ error trackers) as their type, message and attributes.
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -131,10 +133,30 @@ def _rebuild(cls: type[LexiluxError], args: tuple[Any, ...]) -> LexiluxError:
     return error
 
 
+_HOLDERS: weakref.WeakSet[Any] = weakref.WeakSet()
+_HOLDERS_LOCK = threading.Lock()
+
+
+def register_secrets(holder: Any) -> None:
+    """Mask ``holder.secrets`` (a ``Chat``'s key, auth headers, proxy credentials) in every error
+    and log record made while ``holder`` lives, whoever builds the message."""
+    with _HOLDERS_LOCK:
+        _HOLDERS.add(holder)
+
+
+def known_secrets() -> list[str]:
+    """The secrets of every live registered holder."""
+    with _HOLDERS_LOCK:
+        holders = list(_HOLDERS)
+    return [s for h in holders for s in h.secrets if s]
+
+
 class LexiluxError(Exception):
-    """Base of every error this package raises."""
+    """Base of every error this package raises; its message is redacted against the secrets of
+    every live client, so a message built from a server's text cannot carry a key."""
 
     def __init__(self, message: str) -> None:
+        message = redact(message, known_secrets())
         super().__init__(message)
         self.message = message
 
@@ -168,12 +190,17 @@ class APIError(LexiluxError):
         param: str | None = None,
     ) -> None:
         super().__init__(message)
+        secrets = known_secrets()
+
+        def clean(value: str | None) -> str | None:
+            return redact(value, secrets) if isinstance(value, str) else value
+
         self.retry_after = retry_after
         self.status_code = status_code
-        self.body = body
-        self.error_type = error_type
-        self.code = code
-        self.param = param
+        self.body = clean(body)
+        self.error_type = clean(error_type)
+        self.code = clean(code)
+        self.param = clean(param)
 
     @property
     def retryable(self) -> bool:

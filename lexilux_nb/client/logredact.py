@@ -11,34 +11,19 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from .errors import redact
+from .errors import known_secrets, redact, register_secrets
 
-
-class HasSecrets(Protocol):
-    @property
-    def secrets(self) -> tuple[str, ...]: ...
-
-
-_HOLDERS: weakref.WeakSet[Any] = weakref.WeakSet()
 _LOCK = threading.Lock()
 _installed: Callable[..., logging.LogRecord] | None = None
 
 
-def register(holder: HasSecrets) -> None:
-    """Mask ``holder.secrets`` in every log record while ``holder`` lives."""
-    with _LOCK:
-        _HOLDERS.add(holder)
+def register(holder: Any) -> None:
+    """Mask ``holder.secrets`` in every error and log record while ``holder`` lives."""
+    register_secrets(holder)
     install()
-
-
-def known_secrets() -> list[str]:
-    with _LOCK:
-        holders = list(_HOLDERS)
-    return [s for h in holders for s in h.secrets if s]
 
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
