@@ -58,9 +58,12 @@ def _raw_error_body() -> bytes:
 
 
 def _chunk(content: str | None = None, finish: str | None = None) -> str:
+    """A stream chunk; an unknown field echoes the key (a successful answer's text, id and model
+    are the server's data, shown as sent: the key is planted around them, not in them)."""
     delta = {"content": content} if content is not None else {}
     choice = {"index": 0, "delta": delta, "finish_reason": finish}
     body = {"id": "c1", "object": "chat.completion.chunk", "model": "m", "choices": [choice]}
+    body["x_echo"] = KEY
     return "data: " + json.dumps(body) + "\n\n"
 
 
@@ -109,9 +112,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _echo(self, stream: bool) -> None:
         if stream:
             return self._stream_echo(stream)
-        text = f"The key you sent is {KEY}."
+        text = "Hello from a hostile server."
         completion = {
             "id": "c1",
+            "system_fingerprint": JSON_ESCAPED,
             "object": "chat.completion",
             "model": "m",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
@@ -120,13 +124,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, "application/json", json.dumps(completion).encode())
 
     def _stream_echo(self, stream: bool) -> None:
-        data = (_chunk(f"The key is {KEY}") + _chunk(finish="stop") + "data: [DONE]\n\n").encode()
+        data = (_chunk("Hello, hostile") + _chunk(finish="stop") + "data: [DONE]\n\n").encode()
         self._send(200, "text/event-stream", data)
 
     def _drop(self, stream: bool) -> None:
         if stream:
             self._head(200, "text/event-stream")
-            self.wfile.write(_chunk(f"partial {KEY}").encode())
+            self.wfile.write(_chunk("partial ").encode())
         else:
             self._head(200, "application/json", 500)
             self.wfile.write(b'{"id": "' + KEY.encode())
