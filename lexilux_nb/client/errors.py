@@ -458,10 +458,13 @@ def _foreign(exc: BaseException | None) -> bool:
 
 
 def scrub(error: E) -> E:
-    """Cut out of ``error``'s chain what could hold a request or a server's raw text: every
-    httpx/httpcore exception, and every context hidden with ``from None`` that is not ours (a
-    ``JSONDecodeError`` keeps the whole document in ``.doc``). Walks ``__cause__``,
-    ``__context__`` and the ``cause`` some of ours keep."""
+    """Cut out of ``error`` what could hold a request or a server's raw text, before it leaves
+    the client: every httpx/httpcore exception and every context hidden with ``from None`` that
+    is not ours (a ``JSONDecodeError`` keeps the whole document in ``.doc``), along
+    ``__cause__``, ``__context__`` and the ``cause`` some of ours keep; and the traceback frames
+    below the point it is raised again from, whose locals (shown by ``%xmode Verbose``, debuggers
+    and error trackers) hold raw bodies and headers. Re-raise it with ``raise scrub(exc)``."""
+    error.__traceback__ = None
     seen: set[int] = set()
     todo: list[BaseException] = [error]
     while todo:
@@ -482,6 +485,7 @@ def scrub(error: E) -> E:
             node.cause = None  # type: ignore[attr-defined]
         for link in (node.__cause__, node.__context__, getattr(node, "cause", None)):
             if isinstance(link, BaseException):
+                link.__traceback__ = None
                 todo.append(link)
     return error
 
@@ -491,8 +495,7 @@ def scrubbed(parse: Callable[..., T], data: Any, keep_raw: bool, secrets: tuple[
     try:
         return parse(data, keep_raw=keep_raw, secrets=secrets)
     except LexiluxError as exc:
-        scrub(exc)
-        raise
+        raise scrub(exc)  # noqa: B904 - the same error, its chain already cut
 
 
 def _strip_urls(text: str) -> str:

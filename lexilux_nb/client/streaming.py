@@ -49,9 +49,8 @@ class StreamingIterator:
             self._gen = self._run()
         try:
             chunk = next(self._gen)
-        except LexiluxError as exc:
-            scrub(exc)  # nothing from httpx or the raw answer left in its chain
-            raise
+        except LexiluxError as exc:  # nothing from httpx or the raw answer left in it
+            raise scrub(exc)  # noqa: B904 - the same error, its chain already cut
         self.done = chunk.done
         return chunk
 
@@ -106,8 +105,7 @@ class AsyncStreamingIterator:
         try:
             chunk = await self._gen.__anext__()
         except LexiluxError as exc:
-            scrub(exc)
-            raise
+            raise scrub(exc)  # noqa: B904
         self.done = chunk.done
         return chunk
 
