@@ -161,9 +161,11 @@ class _Handler(BaseHTTPRequestHandler):
             }
             data, ctype = json.dumps(completion).encode(), "application/json"
         self._head(200, ctype, len(data))
+        first = data.index(b"\n\n") + 2 if self.server.first_at_once and stream else 0
+        self.wfile.write(data[:first])  # the first event at once, when asked
         self.wfile.flush()
         try:
-            for i in range(len(data)):
+            for i in range(first, len(data)):
                 if self.server.stopping.wait(self.server.interval):
                     return
                 self.wfile.write(data[i : i + 1])
@@ -181,6 +183,7 @@ class _Server(ThreadingHTTPServer):
         self.mode = "error"
         self.status = 401
         self.interval = 0.3
+        self.first_at_once = False
         self.auth: list[str] = []
         self.stopping = threading.Event()
 

@@ -137,3 +137,46 @@ def test_a_retry_that_would_start_past_the_deadline_is_not_attempted() -> None:
     assert time.monotonic() - start < 1.0  # no 5 s sleep first
     assert "busy" in str(info.value) and len(calls) == 1
     client.close()
+
+
+def test_a_stream_stopped_by_the_deadline_keeps_what_arrived() -> None:
+    with hostile_server("trickle") as server:
+        server.first_at_once = True  # then the rest, a byte every 0.3 s
+        chat = Chat(base_url=server.base_url, api_key="sk-t", model="m", deadline_s=1.0)
+        stream = chat.stream("hi")
+        with pytest.raises(DeadlineExceededError):
+            for _ in stream:
+                pass
+        chat.close()
+    assert stream.result.text.startswith("slow")  # the first event arrived, and is kept
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "0", "-2"])
+def test_the_notebook_setting_refuses_bad_deadlines(raw: str) -> None:
+    from traitlets import TraitError
+
+    from lexilux_nb.notebook.settings import ChatConfig
+
+    config = ChatConfig()
+    with pytest.raises(TraitError, match="deadline_s"):
+        config.assign("deadline_s", raw)
+    assert config.assign("deadline_s", "2.5") == (None, 2.5)
+    assert config.assign("deadline_s", "none") == (2.5, None)
+
+
+def test_the_notebook_setting_reaches_the_client() -> None:
+    from lexilux_nb.notebook.config import build_chat, resolve_endpoint
+
+    endpoint = resolve_endpoint({}, base_url="http://127.0.0.1:9/v1", model="m")
+    chat = build_chat(
+        "http://127.0.0.1:9/v1",
+        endpoint,
+        provider=None,
+        timeout=5,
+        max_retries=0,
+        model="m",
+        deadline_s=3,
+    )
+    assert chat.deadline_s == 3 and chat.prepare("hi").deadline_s == 3
+    assert chat.prepare("hi", deadline_s=1).deadline_s == 1  # a call's own wins
+    chat.close()
