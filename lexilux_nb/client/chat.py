@@ -135,7 +135,7 @@ class Chat:
             given=http_client,
             agiven=async_http_client,
         )
-        register(self)  # its secrets are masked in every log record (client/logredact.py)
+        register(self)  # its secrets are masked in every error and log record while it lives
 
     # -- configuration views ---------------------------------------------------------------
 
@@ -158,7 +158,7 @@ class Chat:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Strings that must never be shown: the key and auth-like header values."""
+        """Strings that must never be shown: the key, auth-like header values, proxy credentials."""
         found: list[str] = [self._api_key] if self._api_key else []
         found += [v for k, v in self._headers.items() if k.lower() in SECRET_HEADERS and v]
         found += self._http.secrets  # proxy credentials

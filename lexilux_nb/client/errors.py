@@ -351,6 +351,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 MAX_FIELD_CHARS = 500  # of a server's error message, code, type or param, as kept
+MAX_BODY_CHARS = 4000  # of an error body kept in ``APIError.body`` (redacted first, then cut)
 
 
 def _field(value: Any, secrets: Iterable[str | None]) -> str | None:
@@ -403,7 +404,7 @@ def error_from_response(
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     secrets = tuple(secrets)
     message, error_type, code, param = _server_message(text, secrets)
-    text = redact(text, secrets)
+    text = redact(text, secrets)[:MAX_BODY_CHARS]
     cls = _class_for(status_code)
     hint = _HINTS.get(cls)
     if hint:

@@ -660,3 +660,11 @@ def test_the_subclass_list_is_complete():
         n for n, v in vars(errors).items() if isinstance(v, type) and issubclass(v, LexiluxError)
     }
     assert declared - {"LexiluxError"} <= names
+
+
+def test_an_error_keeps_a_bounded_redacted_excerpt_of_a_huge_body(make_chat, route):
+    route.respond(500, text=f"{SECRET} " + "x" * 100_000)
+    chat = make_chat(api_key=SECRET, max_retries=0)
+    with pytest.raises(ServerError) as info:
+        chat("hi")
+    assert info.value.body.startswith("sk-…3456 x") and len(info.value.body) <= 4000
