@@ -1,5 +1,5 @@
-"""Secrets out of every log record, by construction: a log-record factory, installed once when the
-client is imported, that masks the secrets of every live ``Chat`` in each record's message.
+"""Secrets out of every log record, by construction: a log-record factory, installed when the first
+``Chat`` is made, that masks the secrets of every live ``Chat`` in each record's message.
 
 A filter on a logger would not do: it is not applied to records of child loggers
 (``httpcore.http11`` logs the response headers at DEBUG, and a hostile server can echo the key
@@ -42,8 +42,9 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         import traceback
 
         text = "".join(traceback.format_exception(*record.exc_info))
-        record.exc_text = redact(text, secrets)
-        record.exc_info = None
+        masked = redact(text, secrets)
+        if masked != text:  # only then is the exception itself withheld from handlers
+            record.exc_text, record.exc_info = masked.rstrip("\n"), None
     if record.stack_info:
         record.stack_info = redact(record.stack_info, secrets)
     return record

@@ -224,3 +224,18 @@ def test_one_pooled_client_per_running_loop() -> None:
 
         assert asyncio.run(twice()) == (1, True)
         chat.close()
+
+
+def test_any_logger_masks_a_live_clients_key_even_in_tracebacks(debug_logs: list[str]) -> None:
+    chat = Chat(base_url="http://127.0.0.1:9/v1", api_key=KEY, model="m")
+    other = logging.getLogger("someone.else")
+    other.debug("the key is %s", KEY)
+    try:
+        raise RuntimeError(f"failed with {KEY}")
+    except RuntimeError:
+        other.exception("while calling")
+    other.info("nothing secret here")
+    text = "\n".join(debug_logs)
+    assert "RuntimeError" in text and "nothing secret here" in text and "sk-…" in text
+    assert not found(text)
+    chat.close()
