@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from .. import __version__
+from . import deadline as deadlines
 from . import structured
 from . import toolloop as tools
 from .accumulate import StreamAccumulator
@@ -22,9 +23,12 @@ from .continuation import CompleteOptions, Continuation, Round, ShownRounds, spl
 from .errors import (
     ConfigurationError,
     LexiluxError,
+    Secret,
     ValidationError,
     mask_secret,
+    scrubbed,
 )
+from .logredact import register
 from .models import ChatResult
 from .options import ChatOptions, HistoryOptions, resolve
 from .protocol import build_body, build_messages, detect_provider, parse_completion
@@ -102,6 +106,7 @@ class Chat:
         rate_limit: tuple[int, float] | None = None,
         verify: bool | str = True,
         provider: str | None = None,
+        deadline_s: float | None = None,
         clock: Clock | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
@@ -119,9 +124,10 @@ class Chat:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.provider = detect_provider(self.base_url, provider)
-        self._api_key = api_key
+        self._api_key = Secret(api_key) if isinstance(api_key, str) and api_key else api_key
         self._headers = dict(headers or {})  # a copy: the caller's dict is never touched
         self._timeout = _timeout(timeout_s, connect_timeout_s, read_timeout_s)
+        self.deadline_s = deadlines.check_deadline(deadline_s)  # the whole call, retries and all
         self._retry = RetryPolicy(max_retries=max_retries)
         self._limiter = RateLimiter(*rate_limit) if rate_limit else None
         self._clock: Clock = clock or SystemClock()
@@ -132,6 +138,7 @@ class Chat:
             given=http_client,
             agiven=async_http_client,
         )
+        register(self)  # its secrets are masked in every error and log record while it lives
 
     # -- configuration views ---------------------------------------------------------------
 
@@ -154,9 +161,10 @@ class Chat:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Strings that must never be shown: the key and auth-like header values."""
-        found = [self._api_key] if self._api_key else []
+        """Strings that must never be shown: the key, auth-like header values, proxy credentials."""
+        found: list[str] = [self._api_key] if self._api_key else []
         found += [v for k, v in self._headers.items() if k.lower() in SECRET_HEADERS and v]
+        found += self._http.secrets  # proxy credentials
         return tuple(found)
 
     def __repr__(self) -> str:
@@ -188,26 +196,32 @@ class Chat:
             for default in [k for k in headers if k.lower() == name.lower()]:
                 del headers[default]
             headers[name] = value
-        return PreparedRequest(url, headers, body, stream, self.secrets)
+        deadline_s = self.deadline_s if opts.deadline_s is None else opts.deadline_s
+        return PreparedRequest(url, headers, body, stream, self.secrets, deadline_s)
 
     def _accumulator(self, options: Mapping[str, Any]) -> StreamAccumulator:
         return StreamAccumulator(secrets=self.secrets, keep_raw=bool(options.get("return_raw")))
 
     # -- drivers: the same retry flow, sync and async --------------------------------------
 
-    def _retrying(self, attempt: Callable[[], T]) -> T:
-        flow = retry_flow(self._retry, self._limiter, self._clock)
-        wait = next(flow)
-        while True:
-            if wait > 0:
-                self._clock.sleep(wait)
-            try:
-                return attempt()
-            except LexiluxError as exc:
-                wait = flow.send(exc)  # re-raises exc when no retry is left
-                log.info("retrying in %.2fs after %s", wait, exc)
+    def _retrying(self, attempt: Callable[[], T], req: PreparedRequest) -> T:
+        with deadlines.scope(req.deadline_s, self._clock):
+            flow = retry_flow(self._retry, self._limiter, self._clock)
+            wait = next(flow)
+            while True:
+                if wait > 0:
+                    self._clock.sleep(wait)
+                try:
+                    return attempt()
+                except LexiluxError as exc:
+                    wait = flow.send(exc)  # re-raises exc when no retry is left
+                    log.info("retrying in %.2fs after %s", wait, exc)
 
-    async def _aretrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+    async def _aretrying(self, attempt: Callable[[], Awaitable[T]], req: PreparedRequest) -> T:
+        with deadlines.scope(req.deadline_s, self._clock):
+            return await self._aretry_loop(attempt)
+
+    async def _aretry_loop(self, attempt: Callable[[], Awaitable[T]]) -> T:
         flow = retry_flow(self._retry, self._limiter, self._clock)
         wait = next(flow)
         while True:
@@ -226,8 +240,8 @@ class Chat:
         if uses_tools(options):
             return tools.run_tools(self, messages, **options)
         req = self.prepare(messages, **options)
-        data = self._retrying(lambda: send_json(self._http.sync, req))
-        return parse_completion(data, keep_raw=bool(options.get("return_raw")), secrets=req.secrets)
+        data = self._retrying(lambda: send_json(self._http.sync, req), req)
+        return scrubbed(parse_completion, data, bool(options.get("return_raw")), req.secrets)
 
     call = __call__
 
@@ -239,7 +253,7 @@ class Chat:
         acc = self._accumulator(options)
 
         def opener() -> OpenedStream:
-            return self._retrying(lambda: open_stream(self._http.sync, req))
+            return self._retrying(lambda: open_stream(self._http.sync, req), req)
 
         return StreamingIterator(lambda: single_stream(opener, acc, req.secrets), acc.result)
 
@@ -248,8 +262,8 @@ class Chat:
         if uses_tools(options):
             return await tools.arun_tools(self.acall, messages, **options)
         req = self.prepare(messages, **options)
-        data = await self._aretrying(lambda: asend_json(self._http.async_, req))
-        return parse_completion(data, keep_raw=bool(options.get("return_raw")), secrets=req.secrets)
+        data = await self._aretrying(lambda: asend_json(self._http.async_, req), req)
+        return scrubbed(parse_completion, data, bool(options.get("return_raw")), req.secrets)
 
     def astream(self, messages: Any, **options: Unpack[HistoryOptions]) -> AsyncStreamingIterator:
         """Async :meth:`stream`: ``async for`` it directly, or ``await`` it first to connect."""
@@ -259,7 +273,7 @@ class Chat:
         acc = self._accumulator(options)
 
         async def opener() -> OpenedStream:
-            return await self._aretrying(lambda: aopen_stream(self._http.async_, req))
+            return await self._aretrying(lambda: aopen_stream(self._http.async_, req), req)
 
         return AsyncStreamingIterator(lambda: asingle_stream(opener, acc, req.secrets), acc.result)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypedDict
 
+from .deadline import check_deadline
 from .errors import ValidationError
 from .messages import HistoryLike, check_json
 from .models import FunctionTool, ToolChoice
@@ -94,6 +95,7 @@ class ChatOptions(TypedDict, total=False):
     approve: Any  # the tool loop's: "always", "never" or a callable (client/approval.py)
     on_tool: Callable[[Any], None] | None  # told every ToolActivity
     max_tool_rounds: int
+    deadline_s: float | None
 
 
 class HistoryOptions(ChatOptions, total=False):
@@ -116,6 +118,7 @@ class CallOptions:
     reasoning: ReasoningSetting = None
     return_raw: bool = False
     include_usage: bool = True
+    deadline_s: float | None = None
 
 
 def _is_int(value: Any) -> bool:
@@ -348,4 +351,5 @@ def resolve(default_model: str | None, options: Mapping[str, Any]) -> CallOption
         reasoning=reasoning,
         return_raw=flags["return_raw"],
         include_usage=flags["include_usage"],
+        deadline_s=check_deadline(options.get("deadline_s")),
     )

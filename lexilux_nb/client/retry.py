@@ -16,7 +16,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Protocol
 
-from .errors import APIError, LexiluxError, NetworkError
+from . import deadline as deadlines
+from .errors import APIError, LexiluxError, NetworkError, scrub
 
 
 class Clock(Protocol):
@@ -106,16 +107,21 @@ def retry_flow(
     clock: Clock,
     rand: Callable[[], float] = random.random,
 ) -> RetryFlow:
-    """Yield the wait before each attempt; re-raise the error when no retry is left."""
+    """Yield the wait before each attempt; re-raise the error when no retry is left, or when the
+    call's deadline (``deadline_s``) would pass before the next attempt starts."""
     retries = 0
     backoff = 0.0
+    error: LexiluxError | None = None
     while True:
         wait = backoff
         if limiter is not None:
             wait += limiter.reserve(clock.monotonic() + backoff)
+        deadline = deadlines.current()
+        if deadline is not None:
+            deadline.allow_wait(wait, str(error) if error else "waiting for the rate limit")
         error = yield wait
         delay = policy.delay(retries, error, rand)
         if delay is None:
-            raise error
+            raise scrub(error)
         retries += 1
         backoff = delay

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from .accumulate import StreamAccumulator
-from .errors import error_from_transport
+from .errors import LexiluxError, error_from_transport, scrub
 from .models import ChatResult, ChatStreamChunk
 from .transport import OpenedStream
 
@@ -47,7 +47,10 @@ class StreamingIterator:
             if self._closed:
                 raise StopIteration
             self._gen = self._run()
-        chunk = next(self._gen)
+        try:
+            chunk = next(self._gen)
+        except LexiluxError as exc:  # nothing from httpx or the raw answer left in it
+            raise scrub(exc)  # noqa: B904 - the same error, its chain already cut
         self.done = chunk.done
         return chunk
 
@@ -99,7 +102,10 @@ class AsyncStreamingIterator:
             if self._closed:
                 raise StopAsyncIteration
             self._gen = self._run()
-        chunk = await self._gen.__anext__()
+        try:
+            chunk = await self._gen.__anext__()
+        except LexiluxError as exc:
+            raise scrub(exc)  # noqa: B904
         self.done = chunk.done
         return chunk
 
@@ -136,6 +142,7 @@ def single_stream(
             yield from _json_stream(acc, opened.json_body)
             return
         feed = acc.feed
+        broken: httpx.TransportError | None = None
         try:
             for batch in opened.batches():
                 for event, data in batch:
@@ -144,9 +151,11 @@ def single_stream(
                         yield chunk
                     if acc.finished:
                         return
-            last = acc.end_of_stream()
         except httpx.TransportError as exc:
-            last = _transport_failure(acc, exc, secrets)
+            broken = exc
+        # decided outside the except block: no httpx exception becomes the error's __context__
+        last = acc.end_of_stream() if broken is None else _transport_failure(acc, broken, secrets)
+        del broken
         if last is not None:
             yield last
     finally:
@@ -164,6 +173,7 @@ async def asingle_stream(
                 yield whole
             return
         feed = acc.feed
+        broken: httpx.TransportError | None = None
         try:
             async for batch in opened.abatches():
                 for event, data in batch:
@@ -172,9 +182,10 @@ async def asingle_stream(
                         yield chunk
                     if acc.finished:
                         return
-            last = acc.end_of_stream()
         except httpx.TransportError as exc:
-            last = _transport_failure(acc, exc, secrets)
+            broken = exc
+        last = acc.end_of_stream() if broken is None else _transport_failure(acc, broken, secrets)
+        del broken
         if last is not None:
             yield last
     finally:

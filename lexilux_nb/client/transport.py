@@ -8,22 +8,26 @@ anything arrived can be retried like any other request. Everything else is in th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from ..defaults import MAX_RESPONSE_BYTES
+from .deadline import bind_request, current, guard, within
 from .errors import (
     APIError,
     ConfigurationError,
+    LexiluxError,
     MalformedResponseError,
     ResponseTooLargeError,
     error_from_response,
     error_from_transport,
     redact,
+    url_secrets,
 )
 from .sse import Event, SSEDecoder
 
@@ -37,6 +41,7 @@ class PreparedRequest:
     body: dict[str, Any]
     stream: bool
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    deadline_s: float | None = None  # the whole call, retries included (see deadline.py)
 
     def __repr__(self) -> str:  # the Authorization header must not reach a notebook output
         fields = f"url={self.url!r}, headers={dict(self.headers)!r}, body={self.body!r}"
@@ -87,7 +92,17 @@ def _not_sse(response: httpx.Response, content_type: str) -> APIError:
 
 
 def _build_request(client: httpx.Client | httpx.AsyncClient, req: PreparedRequest) -> httpx.Request:
-    return client.build_request("POST", req.url, headers=dict(req.headers), json=req.body)
+    request = client.build_request("POST", req.url, headers=dict(req.headers), json=req.body)
+    bind_request(request)  # timeouts capped by the call's deadline_s, when it has one
+    return request
+
+
+def _network_error(exc: httpx.TransportError, req: PreparedRequest) -> LexiluxError:
+    """Our error for a transport failure (a copy: the httpx exception holds the headers)."""
+    deadline = current()
+    if deadline is not None and deadline.expired:
+        return deadline.error(f"{type(exc).__name__} once the time was spent")
+    return error_from_transport(exc, req.secrets)
 
 
 class HttpClients:
@@ -122,9 +137,9 @@ class HttpClients:
             _mount_key(scheme)  # a bad key fails at Chat(...), not at the first call
         self._verify = verify
         self._sync: httpx.Client | None = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._async: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
+        ] = weakref.WeakKeyDictionary()
 
     def _kwargs(self, transport_cls: type[Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"timeout": self._timeout, "verify": self._verify}
@@ -145,14 +160,21 @@ class HttpClients:
         return self._sync
 
     @property
+    def secrets(self) -> tuple[str, ...]:
+        """Credentials written in the proxy URLs (masked wherever they could be shown)."""
+        return tuple(s for url in (self._proxies or {}).values() for s in url_secrets(url))
+
+    @property
     def async_(self) -> httpx.AsyncClient:
         if self._agiven is not None:
             return self._agiven
         loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None or client.is_closed:
-            client = self._async[loop] = httpx.AsyncClient(**self._kwargs(httpx.AsyncHTTPTransport))
-        return client
+        entry = self._async.get(loop)
+        if entry is None or entry[0].is_closed:
+            client = httpx.AsyncClient(**self._kwargs(httpx.AsyncHTTPTransport))
+            closer = _closed_with_loop(client, lambda: self._async.pop(loop, None))
+            entry = self._async[loop] = (client, closer)
+        return entry[0]
 
     def close(self) -> None:
         if self._sync is not None:
@@ -161,10 +183,34 @@ class HttpClients:
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
-        client = self._async.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        entry = self._async.pop(loop, None)
+        if entry is not None:
+            await entry[0].aclose()
+            await entry[1].aclose()
         self.close()
+
+
+async def _closing(
+    client: httpx.AsyncClient, forget: Callable[[], object]
+) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        forget()
+        await client.aclose()
+
+
+def _closed_with_loop(
+    client: httpx.AsyncClient, forget: Callable[[], object]
+) -> AsyncGenerator[None, None]:
+    """An async generator, started on the running loop, whose ``finally`` closes ``client``:
+    ``asyncio.run`` (``loop.shutdown_asyncgens``) finalizes it before closing the loop, so each
+    ``asyncio.run(chat.acall(...))`` closes its own client and sockets."""
+    gen = _closing(client, forget)
+    step = gen.asend(None)  # runs to the yield without suspending: registers it with the loop
+    with contextlib.suppress(StopIteration):
+        step.send(None)
+    return gen
 
 
 def _mount_key(scheme: str) -> str:
@@ -234,14 +280,18 @@ async def aread_bounded(response: httpx.Response) -> bytes:
 
 def send_json(client: httpx.Client, req: PreparedRequest) -> Any:
     """POST and return the decoded JSON body; raise our errors for anything else."""
+    failure: LexiluxError | None = None
     try:
         response = client.send(_build_request(client, req), stream=True)
         try:
+            guard(response)
             body = read_bounded(response)
         finally:
             response.close()
     except httpx.TransportError as exc:
-        raise error_from_transport(exc, req.secrets) from None
+        failure = _network_error(exc, req)
+    if failure is not None:  # raised here, so no httpx exception is its __context__
+        raise failure
     if response.status_code >= 400:
         raise error_from_response(response.status_code, response.headers, body, req.secrets)
     return _decode_json(body, req)
@@ -249,32 +299,41 @@ def send_json(client: httpx.Client, req: PreparedRequest) -> Any:
 
 def open_stream(client: httpx.Client, req: PreparedRequest) -> OpenedStream:
     """Send a streaming request and read until its first event (or its JSON body)."""
+    failure: LexiluxError | None = None
     try:
         response = client.send(_build_request(client, req), stream=True)
     except httpx.TransportError as exc:
-        raise error_from_transport(exc, req.secrets) from None
+        failure = _network_error(exc, req)
+    if failure is not None:
+        raise failure
     try:
-        if response.status_code >= 400:
-            body = read_bounded(response)
-            raise error_from_response(response.status_code, response.headers, body, req.secrets)
-        content_type = _content_type(response)
-        if content_type == "application/json":
-            return OpenedStream(response, json_body=read_bounded(response))
-        if content_type != "text/event-stream":
-            raise _not_sse(response, content_type)
-        decoder = SSEDecoder()
-        texts = response.iter_text()
-        for text in texts:  # read up to the first event, so a silent failure can be retried
-            first = decoder.feed(text)
-            if first:
-                return OpenedStream(response, decoder, texts, first)
-        return OpenedStream(response, decoder, texts, decoder.flush())
+        return _open_sync(response, req)
     except httpx.TransportError as exc:
         response.close()
-        raise error_from_transport(exc, req.secrets) from None
+        failure = _network_error(exc, req)
     except BaseException:
         response.close()
         raise
+    raise failure
+
+
+def _open_sync(response: httpx.Response, req: PreparedRequest) -> OpenedStream:
+    guard(response)
+    if response.status_code >= 400:
+        body = read_bounded(response)
+        raise error_from_response(response.status_code, response.headers, body, req.secrets)
+    content_type = _content_type(response)
+    if content_type == "application/json":
+        return OpenedStream(response, json_body=read_bounded(response))
+    if content_type != "text/event-stream":
+        raise _not_sse(response, content_type)
+    decoder = SSEDecoder()
+    texts = response.iter_text()
+    for text in texts:  # read up to the first event, so a silent failure can be retried
+        first = decoder.feed(text)
+        if first:
+            return OpenedStream(response, decoder, texts, first)
+    return OpenedStream(response, decoder, texts, decoder.flush())
 
 
 # -- one attempt, async ---------------------------------------------------------------------------
@@ -282,14 +341,18 @@ def open_stream(client: httpx.Client, req: PreparedRequest) -> OpenedStream:
 
 async def asend_json(client: httpx.AsyncClient, req: PreparedRequest) -> Any:
     """Async twin of :func:`send_json`."""
+    failure: LexiluxError | None = None
     try:
-        response = await client.send(_build_request(client, req), stream=True)
+        response = await within(client.send(_build_request(client, req), stream=True))
         try:
+            guard(response)
             body = await aread_bounded(response)
         finally:
             await response.aclose()
     except httpx.TransportError as exc:
-        raise error_from_transport(exc, req.secrets) from None
+        failure = _network_error(exc, req)
+    if failure is not None:
+        raise failure
     if response.status_code >= 400:
         raise error_from_response(response.status_code, response.headers, body, req.secrets)
     return _decode_json(body, req)
@@ -297,32 +360,41 @@ async def asend_json(client: httpx.AsyncClient, req: PreparedRequest) -> Any:
 
 async def aopen_stream(client: httpx.AsyncClient, req: PreparedRequest) -> OpenedStream:
     """Async twin of :func:`open_stream`."""
+    failure: LexiluxError | None = None
     try:
-        response = await client.send(_build_request(client, req), stream=True)
+        response = await within(client.send(_build_request(client, req), stream=True))
     except httpx.TransportError as exc:
-        raise error_from_transport(exc, req.secrets) from None
+        failure = _network_error(exc, req)
+    if failure is not None:
+        raise failure
     try:
-        if response.status_code >= 400:
-            body = await aread_bounded(response)
-            raise error_from_response(response.status_code, response.headers, body, req.secrets)
-        content_type = _content_type(response)
-        if content_type == "application/json":
-            return OpenedStream(response, json_body=await aread_bounded(response))
-        if content_type != "text/event-stream":
-            raise _not_sse(response, content_type)
-        decoder = SSEDecoder()
-        texts = response.aiter_text()
-        async for text in texts:
-            first = decoder.feed(text)
-            if first:
-                return OpenedStream(response, decoder, texts, first)
-        return OpenedStream(response, decoder, texts, decoder.flush())
+        return await _open_async(response, req)
     except httpx.TransportError as exc:
         await response.aclose()
-        raise error_from_transport(exc, req.secrets) from None
+        failure = _network_error(exc, req)
     except BaseException:
         await response.aclose()
         raise
+    raise failure
+
+
+async def _open_async(response: httpx.Response, req: PreparedRequest) -> OpenedStream:
+    guard(response)
+    if response.status_code >= 400:
+        body = await aread_bounded(response)
+        raise error_from_response(response.status_code, response.headers, body, req.secrets)
+    content_type = _content_type(response)
+    if content_type == "application/json":
+        return OpenedStream(response, json_body=await aread_bounded(response))
+    if content_type != "text/event-stream":
+        raise _not_sse(response, content_type)
+    decoder = SSEDecoder()
+    texts = response.aiter_text()
+    async for text in texts:
+        first = decoder.feed(text)
+        if first:
+            return OpenedStream(response, decoder, texts, first)
+    return OpenedStream(response, decoder, texts, decoder.flush())
 
 
 def _decode_json(content: bytes, req: PreparedRequest) -> Any:

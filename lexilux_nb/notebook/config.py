@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..client.chat import Chat
-from ..client.errors import mask_secret
+from ..client.errors import Secret, mask_secret
 
 ENV_NAMES = {
     "base_url": ("LEXILUX_BASE_URL", "OPENAI_BASE_URL"),
@@ -32,6 +32,11 @@ class Setting:
     def __repr__(self) -> str:
         shown = mask_secret(self.value) if self.secret else repr(self.value)
         return f"Setting({shown}, source={self.source!r})"
+
+
+def _secret(value: str | None) -> str | None:
+    """The key as a :class:`Secret`: masked in every repr, tuple and traceback it reaches."""
+    return Secret(value) if value else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +92,10 @@ def resolve_endpoint(
         source = LINE if line_api_key_env else where.get("api_key_env", "%chat_config")
         value = env.get(key_var)
         shown = f"environment (${key_var}, named by {source})"
-        key = Setting(value, shown if value else f"${key_var} is empty", secret=True)
+        key = Setting(_secret(value), shown if value else f"${key_var} is empty", secret=True)
     else:
         picked = _pick(None, None, "", env, ENV_NAMES["api_key"])
-        key = Setting(picked.value, picked.source, secret=True)
+        key = Setting(_secret(picked.value), picked.source, secret=True)
     chosen = _pick(line_model, model, where.get("model", "%chat_config"), env, ENV_NAMES["model"])
     if url.value is None:
         url = Setting(None, EMBEDDED)
@@ -132,6 +137,7 @@ def build_chat(
     timeout: float,
     max_retries: int,
     model: str | None,
+    deadline_s: float | None = None,
 ) -> Chat:
     """A client for ``base_url`` (the endpoint's, or the embedded model's once it runs)."""
     from ..defaults import CONNECT_TIMEOUT_S
@@ -144,4 +150,5 @@ def build_chat(
         read_timeout_s=timeout,
         connect_timeout_s=min(CONNECT_TIMEOUT_S, timeout),
         max_retries=max_retries,
+        deadline_s=deadline_s,
     )

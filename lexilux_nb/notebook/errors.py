@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..client.errors import (
     AuthenticationError,
     ChatStreamInterruptedError,
+    DeadlineExceededError,
     LexiluxError,
     NetworkError,
     NotFoundError,
@@ -62,6 +63,8 @@ def _where(endpoint: Endpoint) -> str:
 
 def _hint(exc: LexiluxError, endpoint: Endpoint) -> str:
     url = endpoint.base_url.value
+    if isinstance(exc, DeadlineExceededError):
+        return "the answer took longer than deadline_s: %chat_config deadline_s=SECONDS (or none)."
     if isinstance(exc, NetworkError):
         if url is None:
             return "the embedded model did not answer; %chat_local --status shows it."

@@ -100,7 +100,14 @@ class ChatMagics(Magics, ChatConfig):
         base_url = endpoint.base_url.value
         if base_url is None:
             base_url = self._start_embedded()
-        key = (base_url, endpoint.api_key.value, self.provider, self.timeout, self.max_retries)
+        key = (
+            base_url,
+            endpoint.api_key.value,
+            self.provider,
+            self.timeout,
+            self.max_retries,
+            self.deadline_s,
+        )
         if self._chat is None or self._chat_key != key:
             if self._chat is not None:
                 self._chat.close()
@@ -116,6 +123,7 @@ class ChatMagics(Magics, ChatConfig):
                 timeout=self.timeout,
                 max_retries=self.max_retries,
                 model=chosen.model,
+                deadline_s=self.deadline_s,
             )
             self._chat_key = key
         self._chat.model = chosen.model

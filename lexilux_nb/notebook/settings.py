@@ -63,6 +63,11 @@ class ChatConfig(Configurable):
         defaults.TIMEOUT_S, help="Seconds to wait for a connection or the next bytes"
     ).tag(config=True)
     max_retries = Int(defaults.MAX_RETRIES, help="Retries after a failed request").tag(config=True)
+    deadline_s = Float(
+        None,
+        allow_none=True,
+        help="Seconds a whole answer may take, retries and streaming included (none: no limit)",
+    ).tag(config=True)
     history = Unicode(defaults.HISTORY, help="ChatHistory variable name").tag(config=True)
     stream = Bool(True, help="Stream answers live").tag(config=True)
     interpolate = Bool(True, help="Fill {name} placeholders from the notebook").tag(config=True)
@@ -129,6 +134,13 @@ class ChatConfig(Configurable):
         value = proposal["value"]
         if not math.isfinite(value) or value <= 0:
             raise TraitError(f"timeout must be a finite number of seconds above 0, got {value!r}")
+        return value
+
+    @validate("deadline_s")
+    def _valid_deadline(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            raise TraitError(f"deadline_s must be a finite number of seconds > 0, got {value!r}")
         return value
 
     @validate("update_interval")

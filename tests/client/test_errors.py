@@ -445,3 +445,226 @@ async def test_masked_key_is_still_recognisable(path, secret_chat, route):
     outcome = await run_path(path, secret_chat, "hi")
 
     assert "sk-…3456" in outcome.error.message
+
+
+# -- every field of an error payload, the chain, proxies, pickles ---------------------------------
+
+SLASHED = "sk-a/b+c=dEFGH12345"
+SLASHED_FORMS = {
+    "plain": SLASHED,
+    "json-slash": SLASHED.replace("/", "\\/"),
+    "u-escaped": "".join(f"\\u{ord(c):04x}" for c in SLASHED),
+    "url-encoded": "sk-a%2Fb%2Bc%3DdEFGH12345",
+}
+
+
+def _fields_text(exc: APIError) -> str:
+    return " ".join(
+        str(v) for v in (exc, repr(exc), exc.message, exc.body, exc.error_type, exc.code, exc.param)
+    )
+
+
+@pytest.mark.parametrize("form", list(SLASHED_FORMS))
+@pytest.mark.parametrize("field", ["message", "type", "code", "param"])
+def test_a_key_in_any_field_of_an_error_body_is_masked(form, field, make_chat, route):
+    echoed = SLASHED_FORMS[form]
+    fields = {"message": "refused", "type": "auth", "code": "bad", "param": "key"}
+    fields[field] = f"{fields[field]} {echoed}"
+    raw = "{" + ", ".join(f'"{k}": "{v}"' for k, v in fields.items()) + "}"
+    route.respond(401, text='{"error": ' + raw + "}", headers={"content-type": "application/json"})
+    chat = make_chat(api_key=SLASHED, max_retries=0)
+
+    with pytest.raises(AuthenticationError) as info:
+        chat("hi")
+
+    text = _fields_text(info.value)
+    assert SLASHED not in text and echoed not in text
+    assert getattr(info.value, {"type": "error_type"}.get(field, field)) is not None
+
+
+@pytest.mark.parametrize("field", ["message", "type", "code", "param"])
+@pytest.mark.parametrize("path", PATHS)
+async def test_a_key_in_any_field_of_a_stream_error_event_is_masked(field, path, make_chat, route):
+    fields = {"message": "refused", "type": "auth", "code": "bad", "param": "key"}
+    fields[field] = f"{fields[field]} {SLASHED}"
+    event = sse_event({"error": fields})
+    if path in ("sync", "async"):
+        route.respond(200, json={"error": fields})
+    else:
+        route.mock(return_value=sse_response(event))
+    chat = make_chat(api_key=SLASHED, max_retries=0)
+
+    outcome = await run_path(path, chat, "hi")
+
+    assert isinstance(outcome.error, APIError), outcome
+    assert SLASHED not in _fields_text(outcome.error)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        node = todo.pop()
+        if node is None or any(node is s for s in seen):
+            continue
+        seen.append(node)
+        todo += [node.__cause__, node.__context__, getattr(node, "cause", None)]
+    return seen
+
+
+def _holds_httpx(value: object) -> bool:
+    return type(value).__module__.split(".")[0] in {"httpx", "httpcore", "h11"}
+
+
+BREAKS = {
+    "connect": lambda: httpx.ConnectError("refused"),
+    "timeout": lambda: httpx.ReadTimeout("slow"),
+    "protocol": lambda: httpx.RemoteProtocolError("bad"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BREAKS))
+@pytest.mark.parametrize("path", PATHS)
+async def test_no_httpx_object_anywhere_in_the_error_chain(kind, path, make_chat, route):
+    route.mock(side_effect=BREAKS[kind]())
+    chat = make_chat(api_key=SECRET, max_retries=1)
+
+    outcome = await run_path(path, chat, "hi")
+
+    assert isinstance(outcome.error, NetworkError)
+    for node in _chain(outcome.error):
+        assert not _holds_httpx(node), node
+        assert not any(_holds_httpx(v) for v in vars(node).values()), vars(node)
+
+
+@pytest.mark.parametrize("path", ["sync_stream", "async_stream"])
+async def test_a_stream_cut_mid_answer_keeps_no_httpx_error(path, make_chat, route):
+    head = sse_body(Scenario(text="partial").content_chunks(), done=False)
+    body = ChunkedStream([head], error=httpx.ReadError("reset"))
+    route.mock(return_value=httpx.Response(200, headers=SSE_HEADERS, stream=body))
+    chat = make_chat(api_key=SECRET, max_retries=0)
+
+    outcome = await run_path(path, chat, "hi")
+
+    assert isinstance(outcome.error, ChatStreamInterruptedError)
+    assert isinstance(outcome.error.cause, LexiluxConnectionError)
+    chain = _chain(outcome.error)
+    assert outcome.error.cause in chain  # ours stays, as the cause
+    assert not any(_holds_httpx(node) for node in chain), chain
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_a_malformed_answer_keeps_no_foreign_context(path, make_chat, route):
+    """``from None`` hides a JSONDecodeError, but it would still hold the whole body in ``.doc``."""
+    bad = {"choices": {"0": SECRET}}
+    if path in ("sync", "async"):
+        route.respond(200, json=bad)
+    else:
+        route.mock(return_value=sse_response(sse_event(bad)))
+    chat = make_chat(api_key=SECRET, max_retries=0)
+
+    outcome = await run_path(path, chat, "hi")
+
+    assert isinstance(outcome.error, LexiluxError)
+    for node in _chain(outcome.error):
+        assert isinstance(node, LexiluxError), node
+        assert SECRET not in repr(vars(node))
+
+
+def test_proxy_credentials_never_shown():
+    from lexilux_nb.client.chat import Chat
+    from lexilux_nb.client.errors import redact_url
+
+    proxy = "http://alice:s3cret-Pa55@127.0.0.1:9"
+    assert redact_url(proxy) == "http://***@127.0.0.1:9"
+    chat = Chat(base_url="http://127.0.0.1:1/v1", model="m", proxies={"all": proxy}, max_retries=0)
+    assert "s3cret-Pa55" in chat.secrets
+    with pytest.raises(NetworkError) as info:
+        chat("hi")
+    chat.close()
+    for node in _chain(info.value):
+        assert "s3cret-Pa55" not in f"{node} {node!r} {vars(node)!r}"
+    assert "s3cret-Pa55" not in repr(chat)
+
+
+def test_credentials_in_a_url_of_a_transport_message_are_stripped():
+    from lexilux_nb.client.errors import error_from_transport
+
+    exc = httpx.ProxyError("cannot reach http://bob:hunter2xyz@proxy.local:3128/")
+    error = error_from_transport(exc)
+    assert "hunter2xyz" not in str(error) and "http://***@proxy.local:3128/" in str(error)
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_all_subclasses(sub)]
+    return found
+
+
+def _example(cls: type) -> LexiluxError:
+    from lexilux_nb.client.errors import ChatIncompleteResponseError
+    from lexilux_nb.client.models import ChatResult
+
+    partial = ChatResult(text="half an answer")
+    if issubclass(cls, ChatStreamInterruptedError):
+        return cls("cut", partial_result=partial, cause=LexiluxConnectionError("reset"))
+    if issubclass(cls, ChatIncompleteResponseError):
+        return cls("gave up", partial_result=partial, continues=3, cause=ServerError("down"))
+    if issubclass(cls, APIError):
+        return cls(
+            "refused",
+            status_code=429,
+            body="{}",
+            error_type="t",
+            code="c",
+            retry_after=2.0,
+            param="p",
+        )
+    return cls(f"a {cls.__name__}")
+
+
+SUBCLASSES = sorted(
+    {c for c in _all_subclasses(LexiluxError) if c.__module__.startswith("lexilux_nb")},
+    key=lambda c: c.__name__,
+)
+
+
+@pytest.mark.parametrize("cls", [LexiluxError, *SUBCLASSES], ids=lambda c: c.__name__)
+def test_every_error_survives_a_pickle_round_trip(cls):
+    import pickle
+
+    error = _example(cls)
+    back = pickle.loads(pickle.dumps(error))
+
+    assert type(back) is cls
+    assert str(back) == str(error) and repr(back) == repr(error)
+    assert back.args == error.args and back.message == error.message
+    plain = {k: v for k, v in vars(error).items() if k not in ("partial_result", "cause")}
+    assert {k: vars(back)[k] for k in plain} == plain
+    if hasattr(error, "partial_result"):
+        assert back.partial_result.text == error.partial_result.text
+        assert type(back.cause) is type(error.cause) and str(back.cause) == str(error.cause)
+
+
+def test_the_subclass_list_is_complete():
+    from lexilux_nb.client import errors
+
+    names = {c.__name__ for c in SUBCLASSES}
+    assert {
+        "DeadlineExceededError",
+        "ResponseTooLargeError",
+        "ChatIncompleteResponseError",
+    } <= names
+    declared = {
+        n for n, v in vars(errors).items() if isinstance(v, type) and issubclass(v, LexiluxError)
+    }
+    assert declared - {"LexiluxError"} <= names
+
+
+def test_an_error_keeps_a_bounded_redacted_excerpt_of_a_huge_body(make_chat, route):
+    route.respond(500, text=f"{SECRET} " + "x" * 100_000)
+    chat = make_chat(api_key=SECRET, max_retries=0)
+    with pytest.raises(ServerError) as info:
+        chat("hi")
+    assert info.value.body.startswith("sk-…3456 x") and len(info.value.body) <= 4000
