@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from .. import __version__
+from . import batch as _batch
 from .accumulate import StreamAccumulator
 from .continuation import CompleteOptions, Continuation, Round, ShownRounds, split_options
 from .errors import (
@@ -393,6 +394,12 @@ class Chat:
         from lexilux_nb.client.mapping import amap
 
         return await amap(self, items, template, **kw)
+
+    # -- the provider Batch API: chat.batch(items).results(), chat.batch_job(id) after a restart
+    batch = _batch.submit
+    abatch = _batch.asubmit
+    batch_job = _batch.job
+    batch_file = _batch.write_file
 
     # -- lifecycle -------------------------------------------------------------------------
 
