@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .client.batch import AsyncBatchJob, BatchJob, BatchStatus
 from .client.chat import Chat
 from .client.continuation import ContinueProgress
 from .client.errors import (
@@ -66,8 +67,11 @@ def unload_ipython_extension(ipython: object) -> None:
 
 __all__ = [
     "APIError",
+    "AsyncBatchJob",
     "AsyncStreamingIterator",
     "AuthenticationError",
+    "BatchJob",
+    "BatchStatus",
     "Chat",
     "ChatHistory",
     "ChatIncompleteResponseError",

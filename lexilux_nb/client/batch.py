@@ -449,6 +449,12 @@ def _submit_flow(
     metadata: Mapping[str, str] | None = None,
     **options: Any,
 ) -> Flow[BatchStatus]:
+    if not isinstance(completion_window, str) or not completion_window:
+        raise ValidationError(
+            f"completion_window is a string like '24h', got {completion_window!r}"
+        )
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise ValidationError(f"metadata must be a dict of strings, got {type(metadata).__name__}")
     jsonl = batch_lines(chat, items, template, **options)  # validated before anything is sent
     return _submit(jsonl, completion_window, metadata)
 

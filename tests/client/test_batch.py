@@ -136,7 +136,8 @@ def test_cancel_keeps_answered_lines_and_marks_the_rest(
 ) -> None:
     server.batches.delay = 1.0
     chat = chat_for(server)
-    job = submit(mode, chat, [f"c{i}" for i in range(10)])
+    job = submit(mode, chat, [f"c{i}" for i in range(10)], metadata={"run": "nightly"})
+    assert job.last is not None and job.last.raw["metadata"] == {"run": "nightly"}
     while run(mode, job.status()).completed < 3:  # let a few lines finish
         asyncio.run(asyncio.sleep(0.05))
     cancelling = run(mode, job.cancel())
@@ -197,6 +198,8 @@ def test_bad_input_is_refused_before_anything_is_sent(mode: str, server: FakeOpe
         ("one prompt", {}, ValidationError, "wrap it in a list"),
         (["a"], {"stream": True}, ValidationError, "stream="),
         (["a"], {"temperature": 9}, ValidationError, "temperature"),
+        (["a"], {"completion_window": 24}, ValidationError, "'24h'"),
+        (["a"], {"metadata": ["x"]}, ValidationError, "metadata"),
         ([{"text": "a"}], {"template": "{missing}"}, KeyError, "missing"),
     ]
     for items, kw, error, message in cases:
