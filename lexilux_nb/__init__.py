@@ -29,6 +29,7 @@ from .client.errors import (
     ValidationError,
 )
 from .client.history import ChatHistory
+from .client.mcp import MCPTools, mcp_tools
 from .client.models import (
     ChatResult,
     ChatStreamChunk,
@@ -87,6 +88,7 @@ __all__ = [
     "LexiluxConnectionError",
     "LexiluxError",
     "LexiluxTimeoutError",
+    "MCPTools",
     "MalformedResponseError",
     "NetworkError",
     "NotFoundError",
@@ -101,5 +103,6 @@ __all__ = [
     "ValidationError",
     "__version__",
     "load_ipython_extension",
+    "mcp_tools",
     "unload_ipython_extension",
 ]
