@@ -99,14 +99,17 @@ class MCPServer:
 
 
 def _default_name(value: Any) -> str:
+    """A name from the URL's host, or the first argument that is not a flag (a script, a
+    package), else the command: ``npx -y @scope/server-files .`` is ``server-files``."""
     if isinstance(value, Mapping):
         value = value.get("url") or [value.get("command"), *(value.get("args") or ())]
     if isinstance(value, str):
-        host = urlsplit(value).hostname or "mcp"
-        return _BAD_NAME.sub("_", host)
-    parts = [p for p in value if p] or ["mcp"]
-    stem = Path(str(parts[-1] if len(parts) > 1 else parts[0])).stem
-    return _BAD_NAME.sub("_", stem) or "mcp"
+        name = _BAD_NAME.sub("_", urlsplit(value).hostname or "")
+    else:
+        parts = [str(p) for p in value if p]
+        words = [p for p in parts[1:] if not p.startswith("-")] + parts[:1]
+        name = _BAD_NAME.sub("_", Path(words[0]).stem) if words else ""
+    return name if _SERVER_NAME.fullmatch(name) else "mcp"
 
 
 def as_server(name: str, value: Any) -> MCPServer:
