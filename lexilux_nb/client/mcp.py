@@ -32,7 +32,7 @@ from .errors import LexiluxError, ValidationError, redact
 from .models import FunctionTool
 from .tools import PythonTool
 
-__all__ = ["MCPServer", "MCPServerError", "MCPTools", "mcp_tools", "registry"]
+__all__ = ["MCPServer", "MCPServerError", "MCPTools", "close_registry", "mcp_tools", "registry"]
 
 T = TypeVar("T")
 _BAD_NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -521,3 +521,12 @@ def registry() -> MCPTools:
         if _REGISTRY is None:
             _REGISTRY = MCPTools()
         return _REGISTRY
+
+
+def close_registry() -> None:
+    """Close the registry's servers, if any were ever added (``%unload_ext``)."""
+    global _REGISTRY
+    with _REGISTRY_LOCK:
+        owner, _REGISTRY = _REGISTRY, None
+    if owner is not None:
+        owner.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import mcp_magic
 from .magics import ChatMagics
 
 _QUESTION_LINE = re.compile(r"^(?P<indent>\s*)%(?P<magic>chat|chat_complete)\s+(?P<rest>.*\?)\s*$")
@@ -40,6 +41,7 @@ def load(shell: Any) -> ChatMagics:
     if magics not in shell.configurables:
         shell.configurables.append(magics)
     shell.input_transformers_cleanup.append(route_questions)
+    mcp_magic.register(shell)
     return magics
 
 
@@ -61,3 +63,4 @@ def unload(shell: Any) -> None:
     while route_questions in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(route_questions)
     background.stop()
+    mcp_magic.unregister(shell)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +19,8 @@ from lexilux_nb.client.mcp import MCPServer, MCPServerError, MCPTools, mcp_tools
 from lexilux_nb.client.toolloop import arun_tools, run_tools
 from lexilux_nb.client.tools import PythonTool
 from lexilux_nb.testing import FakeOpenAIServer, Reply
+from tests.fixtures.mcp_http import SERVER, serve_http
 
-SERVER = str(Path(__file__).resolve().parents[1] / "fixtures" / "mcp_server.py")
 STDIO = [sys.executable, SERVER]
 TIMEOUT = 120.0  # the machine may be busy: starting the SDK takes seconds
 
@@ -39,34 +36,10 @@ def call(tool: PythonTool | None, **arguments: object) -> object:
     return asyncio.run(tool.function(**arguments))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def http_url() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, SERVER, "http", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail("the MCP HTTP server exited at start")
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serve_http(TIMEOUT) as url:
+        yield url
 
 
 def test_lists_the_servers_tools_with_their_schemas(tools: MCPTools) -> None:
