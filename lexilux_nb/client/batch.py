@@ -35,6 +35,7 @@ from .errors import (
 from .mapping import render_items
 from .models import ChatResult
 from .responses import parse_completion
+from .transport import aread_bounded, read_bounded
 
 if TYPE_CHECKING:
     from .chat import Chat
@@ -288,36 +289,44 @@ def _request(chat: Chat, client: httpx.Client | httpx.AsyncClient, call: _Call) 
     )
 
 
-def _decode(chat: Chat, call: _Call, response: httpx.Response) -> Any:
+def _decode(chat: Chat, call: _Call, response: httpx.Response, body: bytes) -> Any:
     if response.status_code >= 400:
-        raise error_from_response(
-            response.status_code, response.headers, response.content, chat.secrets
-        )
+        raise error_from_response(response.status_code, response.headers, body, chat.secrets)
     if call.raw:
-        return response.content
+        return body
     try:
-        return response.json()
+        return json.loads(body)
     except ValueError:
-        snippet = redact(response.text[:200], chat.secrets)
+        snippet = redact(body[:200].decode("utf-8", "replace"), chat.secrets)
         raise MalformedResponseError(f"expected JSON from {call.path}, got {snippet!r}") from None
 
 
 def _send(chat: Chat, call: _Call) -> Any:
+    """One request; JSON answers are read up to the body cap, result files whole (they are
+    the job's output, as large as the job)."""
     client = chat._http.sync
     try:
-        response = client.send(_request(chat, client, call))
+        response = client.send(_request(chat, client, call), stream=True)
+        try:
+            body = response.read() if call.raw else read_bounded(response)
+        finally:
+            response.close()
     except httpx.TransportError as exc:
         raise error_from_transport(exc, chat.secrets) from None
-    return _decode(chat, call, response)
+    return _decode(chat, call, response, body)
 
 
 async def _asend(chat: Chat, call: _Call) -> Any:
     client = chat._http.async_
     try:
-        response = await client.send(_request(chat, client, call))
+        response = await client.send(_request(chat, client, call), stream=True)
+        try:
+            body = await response.aread() if call.raw else await aread_bounded(response)
+        finally:
+            await response.aclose()
     except httpx.TransportError as exc:
         raise error_from_transport(exc, chat.secrets) from None
-    return _decode(chat, call, response)
+    return _decode(chat, call, response, body)
 
 
 def _run(chat: Chat, flow: Flow[T]) -> T:

@@ -17,6 +17,7 @@ from lexilux_nb.client.errors import (
     AuthenticationError,
     InvalidRequestError,
     LexiluxTimeoutError,
+    MalformedResponseError,
     ServerError,
     ValidationError,
 )
@@ -270,3 +271,33 @@ def test_batch_file_is_the_jsonl_that_is_uploaded(server: FakeOpenAIServer, tmp_
     upload = next(r for r in server.requests if r.path.endswith("/files"))
     assert upload.headers["content-type"].startswith("multipart/form-data")
     assert b'name="purpose"' in upload.body and b"batch" in upload.body
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_batch_calls_retry_like_chat_calls_and_reject_non_json(mode: str, clock: Any) -> None:
+    answers = [
+        httpx.Response(503, json={"error": {"message": "busy"}}, headers={"Retry-After": "2"}),
+        httpx.Response(200, json={"id": "batch_1", "status": "in_progress"}),
+        httpx.Response(200, text="<html>a proxy page</html>"),
+    ]
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url}")
+        return answers.pop(0)
+
+    transport = httpx.MockTransport(handler)
+    chat = Chat(
+        base_url="https://llm.test/v1/chat/completions",  # the batch API sits beside it
+        model="m",
+        max_retries=1,
+        clock=clock,
+        http_client=httpx.Client(transport=transport),
+        async_http_client=httpx.AsyncClient(transport=transport),
+    )
+    job = attach(mode, chat, "batch_1")
+    assert run(mode, job.status()).status == "in_progress"
+    assert clock.sleeps == [2.0]  # the server's Retry-After
+    assert seen == ["GET https://llm.test/v1/batches/batch_1"] * 2
+    with pytest.raises(MalformedResponseError, match="expected JSON from /batches/batch_1"):
+        run(mode, job.status())
