@@ -220,6 +220,7 @@ class _Session:
         self._closing: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self.closed = False
         # the server's stderr, kept for error messages (a notebook's sys.stderr has no fd)
         self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
 
@@ -308,6 +309,7 @@ class _Session:
         return redact(result_text(result), self.server.secrets)
 
     async def close(self) -> None:
+        self.closed = True
         if self._closing is not None:
             self._closing.set()
         if self._task is not None:
@@ -398,6 +400,8 @@ class MCPTools(Sequence[PythonTool]):
         loop = self._loop
 
         async def call(**arguments: Any) -> str:
+            if session.closed:  # checked here: a closed owner's loop thread is not restarted
+                raise MCPServerError(f"MCP server {session.server.name!r} is closed")
             return await loop.arun(session.call(remote, arguments))
 
         description = listed.description or getattr(listed, "title", None) or ""

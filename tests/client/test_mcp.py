@@ -151,6 +151,7 @@ def test_close_ends_the_server_process_and_the_tools() -> None:
     owner.close()  # idempotent
     with pytest.raises(MCPServerError, match="closed"):
         call(add, a=1, b=2)
+    assert owner._loop._thread is None  # a call on a closed tool does not restart the loop
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
