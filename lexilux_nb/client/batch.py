@@ -14,10 +14,10 @@ import functools
 import json
 import re
 import sys
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -35,10 +35,8 @@ from .errors import (
 from .mapping import render_items
 from .models import ChatResult
 from .responses import parse_completion
-from .transport import aread_bounded, read_bounded
-
-if TYPE_CHECKING:
-    from .chat import Chat
+from .retry import Clock
+from .transport import HttpClients, PreparedRequest, aread_bounded, read_bounded
 
 __all__ = [
     "AsyncBatchJob",
@@ -56,6 +54,30 @@ TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 _CUSTOM_ID = re.compile(r"item-(\d+)")
 T = TypeVar("T")
 Progress = bool | Callable[["BatchStatus"], None]
+
+
+class Chat(Protocol):
+    """What a batch needs of :class:`~.chat.Chat` (named here so chat.py can import this module
+    without an import circle)."""
+
+    base_url: str
+    _http: HttpClients
+    _clock: Clock
+
+    def prepare(self, messages: Any, *, stream: bool = ...) -> PreparedRequest: ...
+
+    def _retrying(self, attempt: Callable[[], T]) -> T: ...
+
+    async def _aretrying(self, attempt: Callable[[], Awaitable[T]]) -> T: ...
+
+    @property
+    def api_key(self) -> str | None: ...
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -257,9 +279,13 @@ def _results(
 
 
 def _wait_results(
-    batch_id: str, poll_s: float, timeout_s: float | None, secrets: tuple[str, ...]
+    batch_id: str,
+    poll_s: float,
+    timeout_s: float | None,
+    secrets: tuple[str, ...],
+    report: Callable[[BatchStatus], Any],
 ) -> Flow[list[ChatResult | LexiluxError]]:
-    status = yield from _wait(batch_id, poll_s, timeout_s, _reporter(False))
+    status = yield from _wait(batch_id, poll_s, timeout_s, report)
     return (yield from _results(status, secrets))
 
 
@@ -416,7 +442,9 @@ class BatchJob(_Job):
         """Wait (silently) if needed, then one result per item in item order; a failed line
         holds its error."""
         _check_poll(poll_s, timeout_s)
-        return _run(self.chat, _wait_results(self.id, poll_s, timeout_s, self.chat.secrets))
+        return _run(
+            self.chat, _wait_results(self.id, poll_s, timeout_s, self.chat.secrets, self._seen)
+        )
 
     def cancel(self) -> BatchStatus:
         """Ask the provider to stop; lines already answered stay in :meth:`results`."""
@@ -441,7 +469,9 @@ class AsyncBatchJob(_Job):
         self, poll_s: float = 5.0, timeout_s: float | None = None
     ) -> list[ChatResult | LexiluxError]:
         _check_poll(poll_s, timeout_s)
-        return await _arun(self.chat, _wait_results(self.id, poll_s, timeout_s, self.chat.secrets))
+        return await _arun(
+            self.chat, _wait_results(self.id, poll_s, timeout_s, self.chat.secrets, self._seen)
+        )
 
     async def cancel(self) -> BatchStatus:
         return self._seen(await _arun(self.chat, _cancel(self.id)))

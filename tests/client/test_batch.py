@@ -97,6 +97,7 @@ def test_reattach_by_id_from_a_new_chat(mode: str, server: FakeOpenAIServer) -> 
     assert job.id == batch_id and repr(job) == f"{type(job).__name__}(id={batch_id!r})"
     results = run(mode, job.results(poll_s=0.05))
     assert [r.text for r in results] == ["Echo: x", "Echo: y"]
+    assert job.last is not None and job.last.status == "completed"  # results() waited
 
 
 @pytest.mark.parametrize("mode", MODES)
