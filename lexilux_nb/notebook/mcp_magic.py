@@ -123,7 +123,10 @@ class MCPMagics(Magics):
 
 
 def register(shell: Any) -> None:
-    shell.register_magics(MCPMagics(shell=shell))
+    magics = MCPMagics(shell=shell)
+    shell.register_magics(magics)
+    if magics in shell.configurables:  # nothing to configure: %config stays ChatMagics'
+        shell.configurables.remove(magics)
 
 
 def unregister(shell: Any) -> None:
