@@ -3,25 +3,23 @@
 ``chat.batch(items)`` uploads one line per item (``POST /files``, purpose ``batch``) and creates
 a batch (``POST /batches``); the returned :class:`BatchJob` polls it, downloads the output and
 error files and puts every result back in its item's slot. Each operation is a generator flow
-that yields :class:`_Call` and :class:`_Sleep` steps (as :func:`~.retry.retry_flow` does), run by a
-sync and an async driver, so :class:`BatchJob` and :class:`AsyncBatchJob` send the same requests
-and fail the same way. vLLM's offline ``run_batch`` reads the same JSONL (:func:`write_file`).
+that yields ``Call`` and ``Sleep`` steps (see :mod:`.batch_http`), as :func:`~.retry.retry_flow`
+does, run by a sync and an async driver: :class:`BatchJob` and :class:`AsyncBatchJob` send the
+same requests and fail the same way. vLLM's offline ``run_batch`` reads the same JSONL
+(:func:`write_file`).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import sys
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-import httpx
-
-from .. import __version__
+from .batch_http import Call, Chat, Flow, Sleep, arun, run
 from .errors import (
     APIError,
     LexiluxError,
@@ -29,14 +27,11 @@ from .errors import (
     MalformedResponseError,
     ValidationError,
     error_from_response,
-    error_from_transport,
     redact,
 )
 from .mapping import render_items
 from .models import ChatResult
 from .responses import parse_completion
-from .retry import Clock
-from .transport import HttpClients, PreparedRequest, aread_bounded, read_bounded
 
 __all__ = [
     "AsyncBatchJob",
@@ -54,30 +49,6 @@ TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 _CUSTOM_ID = re.compile(r"item-(\d+)")
 T = TypeVar("T")
 Progress = bool | Callable[["BatchStatus"], None]
-
-
-class Chat(Protocol):
-    """What a batch needs of :class:`~.chat.Chat` (named here so chat.py can import this module
-    without an import circle)."""
-
-    base_url: str
-    _http: HttpClients
-    _clock: Clock
-
-    def prepare(self, messages: Any, *, stream: bool = ...) -> PreparedRequest: ...
-
-    def _retrying(self, attempt: Callable[[], T]) -> T: ...
-
-    async def _aretrying(self, attempt: Callable[[], Awaitable[T]]) -> T: ...
-
-    @property
-    def api_key(self) -> str | None: ...
-
-    @property
-    def headers(self) -> dict[str, str]: ...
-
-    @property
-    def secrets(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -150,28 +121,8 @@ def batch_lines(chat: Chat, items: Iterable[Any], template: str | None, **option
     return "".join(out).encode("utf-8")
 
 
-@dataclass(frozen=True)
-class _Call:
-    """One HTTP request under the API root; ``raw`` answers bytes instead of JSON."""
-
-    method: str
-    path: str
-    json: Any = None
-    files: Mapping[str, Any] | None = None
-    data: Mapping[str, Any] | None = None
-    raw: bool = False
-
-
-@dataclass(frozen=True)
-class _Sleep:
-    seconds: float
-
-
-Flow = Generator[_Call | _Sleep, Any, T]
-
-
 def _submit(jsonl: bytes, window: str, metadata: Mapping[str, str] | None) -> Flow[BatchStatus]:
-    upload = _Call(
+    upload = Call(
         "POST",
         "/files",
         files={"file": ("batch.jsonl", jsonl, "application/jsonl")},
@@ -187,15 +138,15 @@ def _submit(jsonl: bytes, window: str, metadata: Mapping[str, str] | None) -> Fl
     }
     if metadata:
         body["metadata"] = dict(metadata)
-    return _status((yield _Call("POST", "/batches", json=body)))
+    return _status((yield Call("POST", "/batches", json=body)))
 
 
 def _get(batch_id: str) -> Flow[BatchStatus]:
-    return _status((yield _Call("GET", f"/batches/{batch_id}")))
+    return _status((yield Call("GET", f"/batches/{batch_id}")))
 
 
 def _cancel(batch_id: str) -> Flow[BatchStatus]:
-    return _status((yield _Call("POST", f"/batches/{batch_id}/cancel")))
+    return _status((yield Call("POST", f"/batches/{batch_id}/cancel")))
 
 
 def _reporter(progress: Progress) -> Callable[[BatchStatus], None]:
@@ -225,7 +176,7 @@ def _wait(
                 f"{status} after {waited:g}s of waiting; wait again later, or after a restart "
                 f"re-attach with chat.batch_job({batch_id!r})"
             )
-        yield _Sleep(poll_s)
+        yield Sleep(poll_s)
         waited += poll_s
 
 
@@ -256,7 +207,7 @@ def _results(
     for file_id in (status.output_file_id, status.error_file_id):
         if not file_id:
             continue
-        content = yield _Call("GET", f"/files/{file_id}/content", raw=True)
+        content = yield Call("GET", f"/files/{file_id}/content", raw=True)
         for text in content.decode("utf-8", "replace").splitlines():
             if not text.strip():
                 continue
@@ -287,100 +238,6 @@ def _wait_results(
 ) -> Flow[list[ChatResult | LexiluxError]]:
     status = yield from _wait(batch_id, poll_s, timeout_s, report)
     return (yield from _results(status, secrets))
-
-
-# -- drivers ----------------------------------------------------------------------------------
-
-
-def _headers(chat: Chat) -> dict[str, str]:
-    headers = {"User-Agent": f"lexilux-nb/{__version__}", "Accept": "application/json"}
-    if chat.api_key:
-        headers["Authorization"] = f"Bearer {chat.api_key}"
-    for name, value in chat.headers.items():  # the caller's spelling wins, in any case
-        for default in [k for k in headers if k.lower() == name.lower()]:
-            del headers[default]
-        headers[name] = value
-    return headers
-
-
-def _request(chat: Chat, client: httpx.Client | httpx.AsyncClient, call: _Call) -> httpx.Request:
-    root = chat.base_url.removesuffix("/chat/completions")
-    return client.build_request(
-        call.method,
-        root + call.path,
-        headers=_headers(chat),
-        json=call.json,
-        files=call.files,
-        data=call.data,
-    )
-
-
-def _decode(chat: Chat, call: _Call, response: httpx.Response, body: bytes) -> Any:
-    if response.status_code >= 400:
-        raise error_from_response(response.status_code, response.headers, body, chat.secrets)
-    if call.raw:
-        return body
-    try:
-        return json.loads(body)
-    except ValueError:
-        snippet = redact(body[:200].decode("utf-8", "replace"), chat.secrets)
-        raise MalformedResponseError(f"expected JSON from {call.path}, got {snippet!r}") from None
-
-
-def _send(chat: Chat, call: _Call) -> Any:
-    """One request; JSON answers are read up to the body cap, result files whole (they are
-    the job's output, as large as the job)."""
-    client = chat._http.sync
-    try:
-        response = client.send(_request(chat, client, call), stream=True)
-        try:
-            body = response.read() if call.raw else read_bounded(response)
-        finally:
-            response.close()
-    except httpx.TransportError as exc:
-        raise error_from_transport(exc, chat.secrets) from None
-    return _decode(chat, call, response, body)
-
-
-async def _asend(chat: Chat, call: _Call) -> Any:
-    client = chat._http.async_
-    try:
-        response = await client.send(_request(chat, client, call), stream=True)
-        try:
-            body = await response.aread() if call.raw else await aread_bounded(response)
-        finally:
-            await response.aclose()
-    except httpx.TransportError as exc:
-        raise error_from_transport(exc, chat.secrets) from None
-    return _decode(chat, call, response, body)
-
-
-def _run(chat: Chat, flow: Flow[T]) -> T:
-    reply: Any = None
-    try:
-        while True:
-            step = flow.send(reply)
-            if isinstance(step, _Sleep):
-                chat._clock.sleep(step.seconds)
-                reply = None
-            else:
-                reply = chat._retrying(functools.partial(_send, chat, step))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-async def _arun(chat: Chat, flow: Flow[T]) -> T:
-    reply: Any = None
-    try:
-        while True:
-            step = flow.send(reply)
-            if isinstance(step, _Sleep):
-                await chat._clock.asleep(step.seconds)
-                reply = None
-            else:
-                reply = await chat._aretrying(functools.partial(_asend, chat, step))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
 
 
 # -- handles ----------------------------------------------------------------------------------
@@ -424,7 +281,7 @@ class BatchJob(_Job):
     """A submitted batch: ``status()``, ``wait()``, ``results()``, ``cancel()``."""
 
     def status(self) -> BatchStatus:
-        return self._seen(_run(self.chat, _get(self.id)))
+        return self._seen(run(self.chat, _get(self.id)))
 
     def wait(
         self, progress: Progress = True, poll_s: float = 5.0, timeout_s: float | None = None
@@ -434,7 +291,7 @@ class BatchJob(_Job):
         _check_poll(poll_s, timeout_s)
         report = _reporter(progress)
         flow = _wait(self.id, poll_s, timeout_s, lambda s: report(self._seen(s)))
-        return _run(self.chat, flow)
+        return run(self.chat, flow)
 
     def results(
         self, poll_s: float = 5.0, timeout_s: float | None = None
@@ -442,20 +299,20 @@ class BatchJob(_Job):
         """Wait (silently) if needed, then one result per item in item order; a failed line
         holds its error."""
         _check_poll(poll_s, timeout_s)
-        return _run(
+        return run(
             self.chat, _wait_results(self.id, poll_s, timeout_s, self.chat.secrets, self._seen)
         )
 
     def cancel(self) -> BatchStatus:
         """Ask the provider to stop; lines already answered stay in :meth:`results`."""
-        return self._seen(_run(self.chat, _cancel(self.id)))
+        return self._seen(run(self.chat, _cancel(self.id)))
 
 
 class AsyncBatchJob(_Job):
     """:class:`BatchJob` with every method a coroutine."""
 
     async def status(self) -> BatchStatus:
-        return self._seen(await _arun(self.chat, _get(self.id)))
+        return self._seen(await arun(self.chat, _get(self.id)))
 
     async def wait(
         self, progress: Progress = True, poll_s: float = 5.0, timeout_s: float | None = None
@@ -463,18 +320,18 @@ class AsyncBatchJob(_Job):
         _check_poll(poll_s, timeout_s)
         report = _reporter(progress)
         flow = _wait(self.id, poll_s, timeout_s, lambda s: report(self._seen(s)))
-        return await _arun(self.chat, flow)
+        return await arun(self.chat, flow)
 
     async def results(
         self, poll_s: float = 5.0, timeout_s: float | None = None
     ) -> list[ChatResult | LexiluxError]:
         _check_poll(poll_s, timeout_s)
-        return await _arun(
+        return await arun(
             self.chat, _wait_results(self.id, poll_s, timeout_s, self.chat.secrets, self._seen)
         )
 
     async def cancel(self) -> BatchStatus:
-        return self._seen(await _arun(self.chat, _cancel(self.id)))
+        return self._seen(await arun(self.chat, _cancel(self.id)))
 
 
 # -- entry points used by Chat ----------------------------------------------------------------
@@ -500,7 +357,7 @@ def _submit_flow(
 
 def submit(chat: Chat, items: Iterable[Any], template: str | None = None, **kw: Any) -> BatchJob:
     """Upload the lines and create the batch; ``completion_window`` (``"24h"``), ``metadata``."""
-    status = _run(chat, _submit_flow(chat, items, template, **kw))
+    status = run(chat, _submit_flow(chat, items, template, **kw))
     job = BatchJob(chat, status.id)
     job.last = status
     return job
@@ -510,7 +367,7 @@ async def asubmit(
     chat: Chat, items: Iterable[Any], template: str | None = None, **kw: Any
 ) -> AsyncBatchJob:
     """Async :func:`submit`."""
-    status = await _arun(chat, _submit_flow(chat, items, template, **kw))
+    status = await arun(chat, _submit_flow(chat, items, template, **kw))
     job = AsyncBatchJob(chat, status.id)
     job.last = status
     return job
