@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .client.batch import AsyncBatchJob, BatchJob, BatchStatus
 from .client.chat import Chat
 from .client.continuation import ContinueProgress
 from .client.errors import (
@@ -29,6 +30,7 @@ from .client.errors import (
     ValidationError,
 )
 from .client.history import ChatHistory
+from .client.mcp import MCPTools, mcp_tools
 from .client.models import (
     ChatResult,
     ChatStreamChunk,
@@ -70,8 +72,11 @@ def unload_ipython_extension(ipython: object) -> None:
 
 __all__ = [
     "APIError",
+    "AsyncBatchJob",
     "AsyncStreamingIterator",
     "AuthenticationError",
+    "BatchJob",
+    "BatchStatus",
     "Chat",
     "ChatHistory",
     "ChatIncompleteResponseError",
@@ -90,6 +95,7 @@ __all__ = [
     "LexiluxConnectionError",
     "LexiluxError",
     "LexiluxTimeoutError",
+    "MCPTools",
     "MalformedResponseError",
     "NetworkError",
     "NotFoundError",
@@ -109,5 +115,6 @@ __all__ = [
     "__version__",
     "from_function",
     "load_ipython_extension",
+    "mcp_tools",
     "unload_ipython_extension",
 ]

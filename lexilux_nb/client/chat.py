@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from .. import __version__
+from . import batch as _batch
 from . import deadline as deadlines
 from . import structured
 from . import toolloop as tools
@@ -435,6 +436,12 @@ class Chat:
         from lexilux_nb.client.mapping import amap
 
         return await amap(self, items, template, **kw)
+
+    # -- the provider Batch API: chat.batch(items).results(), chat.batch_job(id) after a restart
+    batch = _batch.submit
+    abatch = _batch.asubmit
+    batch_job = _batch.job
+    batch_file = _batch.write_file
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import mcp_magic
 from .fix import FixMagics
 from .magics import ChatMagics
 from .usage_magic import UsageMagics
@@ -49,6 +50,7 @@ def load(shell: Any) -> ChatMagics:
     if magics not in shell.configurables:
         shell.configurables.append(magics)
     shell.input_transformers_cleanup.append(route_questions)
+    mcp_magic.register(shell)
     return magics
 
 
@@ -71,3 +73,4 @@ def unload(shell: Any) -> None:
     while route_questions in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(route_questions)
     background.stop()
+    mcp_magic.unregister(shell)

@@ -243,6 +243,10 @@ class Handler(BaseHTTPRequestHandler):
                     message = f"The model '{path[len(prefix) :]}' does not exist"
                     self._send_json(404, _error_body(404, message, code="model_not_found"))
                 return
+        answer = fake.batches.answer(request, path)  # /v1/files and /v1/batches
+        if answer is not None:
+            self._send(answer[0], answer[1], answer[2])
+            return
         self._send_json(404, _error_body(404, f"Unknown request URL: {self.command} {self.path}"))
 
     def _chat(self, request: RecordedRequest) -> None:

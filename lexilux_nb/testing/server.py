@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from .batches import FakeBatches
 from .handler import HTTPServer
 from .replies import (
     RecordedRequest,
@@ -53,6 +54,7 @@ class FakeOpenAIServer:
         self._streaming = 0
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.batches = FakeBatches(self)  # /v1/files and /v1/batches (see testing/batches.py)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -145,6 +147,7 @@ class FakeOpenAIServer:
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+        self.batches.clear()
 
     # ---- used by the handler ---------------------------------------------------------------
 
