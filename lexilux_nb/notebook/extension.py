@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import map_progress
 from .magics import ChatMagics
+from .map_magic import MapMagics
 
 _QUESTION_LINE = re.compile(r"^(?P<indent>\s*)%(?P<magic>chat|chat_complete)\s+(?P<rest>.*\?)\s*$")
 
@@ -40,6 +42,8 @@ def load(shell: Any) -> ChatMagics:
     if magics not in shell.configurables:
         shell.configurables.append(magics)
     shell.input_transformers_cleanup.append(route_questions)
+    shell.register_magics(MapMagics(shell=shell))
+    map_progress.install()
     return magics
 
 
@@ -48,16 +52,22 @@ def unload(shell: Any) -> None:
     background loop (the panel's)."""
     from . import background
 
+    map_progress.uninstall()
     for configurable in [c for c in shell.configurables if isinstance(c, ChatMagics)]:
         shell.configurables.remove(configurable)
         configurable.close()
     manager = shell.magics_manager
     for kind in ("line", "cell"):
         table = manager.magics[kind]
-        ours = [n for n, f in table.items() if isinstance(getattr(f, "__self__", None), ChatMagics)]
+        ours = [
+            n
+            for n, f in table.items()
+            if isinstance(getattr(f, "__self__", None), (ChatMagics, MapMagics))
+        ]
         for name in ours:
             del table[name]
     manager.registry.pop("ChatMagics", None)
+    manager.registry.pop("MapMagics", None)
     while route_questions in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(route_questions)
     background.stop()
