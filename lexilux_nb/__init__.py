@@ -39,6 +39,9 @@ from .client.models import (
 )
 from .client.options import ChatParams
 from .client.streaming import AsyncStreamingIterator, StreamingIterator
+from .client.structured import Extracted, ExtractError
+from .client.toolloop import ToolActivity, ToolLoopInterrupted, ToolLoopResult
+from .client.tools import PythonTool, from_function
 
 
 def __getattr__(name: str) -> object:
@@ -78,6 +81,8 @@ __all__ = [
     "ChatStreamInterruptedError",
     "ConfigurationError",
     "ContinueProgress",
+    "ExtractError",
+    "Extracted",
     "FunctionTool",
     "InvalidRequestError",
     "LexiluxConnectionError",
@@ -86,16 +91,21 @@ __all__ = [
     "MalformedResponseError",
     "NetworkError",
     "NotFoundError",
+    "PythonTool",
     "RateLimitError",
     "ResponseTooLargeError",
     "ServerError",
     "StreamingIterator",
     "Tool",
+    "ToolActivity",
     "ToolCall",
     "ToolChoice",
+    "ToolLoopInterrupted",
+    "ToolLoopResult",
     "Usage",
     "ValidationError",
     "__version__",
+    "from_function",
     "load_ipython_extension",
     "unload_ipython_extension",
 ]

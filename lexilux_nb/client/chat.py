@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from .. import __version__
+from . import structured
+from . import toolloop as tools
 from .accumulate import StreamAccumulator
 from .continuation import CompleteOptions, Continuation, Round, ShownRounds, split_options
 from .errors import (
@@ -35,6 +37,7 @@ from .streaming import (
     asingle_stream,
     single_stream,
 )
+from .toolloop import uses_tools
 from .transport import (
     HttpClients,
     OpenedStream,
@@ -220,7 +223,9 @@ class Chat:
     # -- public calls ----------------------------------------------------------------------
 
     def __call__(self, messages: Any, **options: Unpack[HistoryOptions]) -> ChatResult:
-        """Send ``messages`` and return the whole answer."""
+        """Send ``messages`` and return the whole answer (Python ``tools=``: the tool loop's)."""
+        if uses_tools(options):
+            return tools.run_tools(self, messages, **options)
         req = self.prepare(messages, **options)
         data = self._retrying(lambda: send_json(self._http.sync, req))
         return parse_completion(data, keep_raw=bool(options.get("return_raw")), secrets=req.secrets)
@@ -229,6 +234,8 @@ class Chat:
 
     def stream(self, messages: Any, **options: Unpack[HistoryOptions]) -> StreamingIterator:
         """Stream the answer chunk by chunk; the request is sent on first iteration."""
+        if uses_tools(options):
+            return tools.stream_tools(self.stream, messages, **options)
         req = self.prepare(messages, stream=True, **options)
         acc = self._accumulator(options)
 
@@ -239,12 +246,16 @@ class Chat:
 
     async def acall(self, messages: Any, **options: Unpack[HistoryOptions]) -> ChatResult:
         """Async :meth:`__call__`."""
+        if uses_tools(options):
+            return await tools.arun_tools(self.acall, messages, **options)
         req = self.prepare(messages, **options)
         data = await self._aretrying(lambda: asend_json(self._http.async_, req))
         return parse_completion(data, keep_raw=bool(options.get("return_raw")), secrets=req.secrets)
 
     def astream(self, messages: Any, **options: Unpack[HistoryOptions]) -> AsyncStreamingIterator:
         """Async :meth:`stream`: ``async for`` it directly, or ``await`` it first to connect."""
+        if uses_tools(options):
+            return tools.astream_tools(self.astream, messages, **options)
         req = self.prepare(messages, stream=True, **options)
         acc = self._accumulator(options)
 
@@ -295,6 +306,8 @@ class Chat:
 
     def complete(self, messages: Any, **options: Unpack[CompleteOptions]) -> ChatResult:
         """Like calling the chat, but an answer cut off by ``max_tokens`` is continued."""
+        if uses_tools(options):
+            return tools.run_tools(self.complete, messages, **options)
         machine, round_options = self._continuation(messages, options)
         step: Round | ChatResult = machine.start()
         while isinstance(step, Round):
@@ -310,6 +323,8 @@ class Chat:
 
     async def acomplete(self, messages: Any, **options: Unpack[CompleteOptions]) -> ChatResult:
         """Async :meth:`complete`."""
+        if uses_tools(options):
+            return await tools.arun_tools(self.acomplete, messages, **options)
         machine, round_options = self._continuation(messages, options)
         step: Round | ChatResult = machine.start()
         while isinstance(step, Round):
@@ -327,6 +342,8 @@ class Chat:
         self, messages: Any, **options: Unpack[CompleteOptions]
     ) -> StreamingIterator:
         """Stream every round of :meth:`complete` as one answer (seams trimmed live)."""
+        if uses_tools(options):
+            return tools.stream_tools(self.complete_stream, messages, **options)
         machine, round_options = self._continuation(messages, options)
         shown = ShownRounds(machine)
 
@@ -357,6 +374,8 @@ class Chat:
         self, messages: Any, **options: Unpack[CompleteOptions]
     ) -> AsyncStreamingIterator:
         """Async :meth:`complete_stream`."""
+        if uses_tools(options):
+            return tools.astream_tools(self.acomplete_stream, messages, **options)
         machine, round_options = self._continuation(messages, options)
         shown = ShownRounds(machine)
 
@@ -382,6 +401,15 @@ class Chat:
             yield shown.done(step)
 
         return AsyncStreamingIterator(run, shown.result)
+
+    # -- structured output (logic in client/structured.py) ------------------------------------
+
+    def extract(self, messages: Any, schema: Any, **options: Any) -> Any:
+        """The answer as a validated ``schema`` value (see :func:`.structured.extract`)."""
+        return structured.extract(self, messages, schema, **options)
+
+    async def aextract(self, messages: Any, schema: Any, **options: Any) -> Any:
+        return await structured.aextract(self, messages, schema, **options)
 
     # -- batch over data (logic in client/mapping.py) ---------------------------------------
 

@@ -11,7 +11,7 @@ ones (OpenAI's API reference): ranges, ``logit_bias`` integers in −100..100, k
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypedDict
 
@@ -21,6 +21,7 @@ from .models import FunctionTool, ToolChoice
 
 ReasoningSetting = bool | str | Mapping[str, Any] | None
 ToolSpec = FunctionTool | Mapping[str, Any]
+ToolArg = ToolSpec | Callable[..., Any]  # a Python callable among them runs the tool loop
 # OpenAI's ReasoningEffort values; other providers map them (see protocol.reasoning_fields).
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 REASONING_KEYS = frozenset({"effort", "budget_tokens", "enabled"})
@@ -82,7 +83,7 @@ class ChatOptions(TypedDict, total=False):
     n: int | None
     seed: int | None
     response_format: Mapping[str, Any] | None
-    tools: Sequence[ToolSpec] | None
+    tools: Sequence[ToolArg] | None
     tool_choice: str | ToolChoice | Mapping[str, Any] | None
     parallel_tool_calls: bool | None
     params: ChatParams | None
@@ -90,6 +91,9 @@ class ChatOptions(TypedDict, total=False):
     reasoning: ReasoningSetting
     return_raw: bool
     include_usage: bool
+    approve: Any  # the tool loop's: "always", "never" or a callable (client/approval.py)
+    on_tool: Callable[[Any], None] | None  # told every ToolActivity
+    max_tool_rounds: int
 
 
 class HistoryOptions(ChatOptions, total=False):

@@ -1,143 +1,209 @@
-"""The tool loop: model -> tool calls -> approved runs -> tool results -> model, until an answer."""
+"""The tool loop's four drivers over :class:`~.toolstate.Loop`: sync and async, streamed and not.
+
+Each driver is given the request function of its path (``chat``, ``chat.complete``,
+``chat.stream``... with ``tools=`` already turned into specs, so it does not loop again) and only
+sends, asks and runs; every decision is the loop's. Sync tools run in a worker thread on the
+async paths; an async tool (or approver) on a sync path runs to completion on its own loop.
+A ``KeyboardInterrupt`` (Ctrl-C, or raised by a tool) becomes :class:`ToolLoopInterrupted`
+carrying the consistent partial result; on the async paths a cancellation answers the open calls
+the same way (the stream's ``result`` shows them) and propagates.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from dataclasses import dataclass, field
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-from .approval import decide
-from .history import ChatHistory
-from .models import ChatResult, ToolCall
-from .tools import PythonTool, as_tools
+from .approval import adecide, decide, run_sync
+from .models import ChatResult, ChatStreamChunk, ToolCall
+from .streaming import AsyncChunkGen, AsyncStreamingIterator, ChunkGen, StreamingIterator
+from .toolstate import LOOP_OPTIONS as LOOP_OPTIONS
+from .toolstate import Loop as Loop
+from .toolstate import ToolActivity as ToolActivity
+from .toolstate import ToolLoopInterrupted as ToolLoopInterrupted
+from .toolstate import ToolLoopResult as ToolLoopResult
+from .toolstate import uses_tools as uses_tools
+
+Send = Callable[..., ChatResult]
+ASend = Callable[..., Awaitable[ChatResult]]
 
 
-@dataclass
-class ToolLoopResult:
-    """The final answer, every call made and every message added, in order."""
-
-    result: ChatResult
-    calls: list[ToolCall] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    rounds_exhausted: bool = False
-
-    def __str__(self) -> str:
-        return self.result.text
+def _loop(messages: Any, tools: Any, options: Mapping[str, Any]) -> Loop:
+    settings = {k: v for k, v in options.items() if k in LOOP_OPTIONS}
+    rest = {k: v for k, v in options.items() if k not in LOOP_OPTIONS}
+    return Loop(messages, tools, rest, **settings)
 
 
-def _prepare(call: ToolCall, tools: dict[str, PythonTool], approve: Any) -> Any:
-    """(tool, args) to run, or the error/denial text to send back."""
-    tool = tools.get(call.name)
-    if tool is None:
-        return f"error: no tool named {call.name!r}"
+# -- answering one call ---------------------------------------------------------------------
+
+
+def _answer(loop: Loop, call: ToolCall) -> None:
+    pending = loop.check(call)
+    if pending is None:
+        return
+    args = loop.approved(pending, decide(loop.approve, call, pending.arguments))
+    if args is None:
+        return
+    started = time.monotonic()
     try:
-        args = call.get_arguments()
-    except (ValueError, json.JSONDecodeError) as exc:
-        return f"error: arguments are not valid JSON: {exc}"
-    decision = decide(approve, call, args)
-    if not decision.allow:
-        return f"denied: {decision.reason}"
-    return tool, decision.arguments if decision.arguments is not None else args
+        value = pending.tool.function(**args)
+        if inspect.isawaitable(value):
+            value = run_sync(value)
+    except Exception as exc:
+        loop.ran(pending, started, error=exc)
+    else:
+        loop.ran(pending, started, value)
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str)
+async def _aanswer(loop: Loop, call: ToolCall) -> None:
+    pending = loop.check(call)
+    if pending is None:
+        return
+    args = loop.approved(pending, await adecide(loop.approve, call, pending.arguments))
+    if args is None:
+        return
+    started = time.monotonic()
+    try:
+        if pending.tool.is_async:
+            value = await pending.tool.function(**args)
+        else:
+            value = await asyncio.to_thread(pending.tool.function, **args)
+        if inspect.isawaitable(value):
+            value = await value
+    except Exception as exc:
+        loop.ran(pending, started, error=exc)
+    else:
+        loop.ran(pending, started, value)
 
 
-def _assistant(result: ChatResult) -> dict[str, Any]:
-    return {
-        "role": "assistant",
-        "content": result.text or None,
-        "tool_calls": [c.to_dict() for c in result.tool_calls],
-    }
+# -- not streamed ---------------------------------------------------------------------------
 
 
-def _begin(messages: Any, tools: Any) -> tuple[dict[str, PythonTool], list[Any], ChatHistory]:
-    """The tool table, the specs the model sees, and a copy of the conversation to extend."""
-    table = {t.name: t for t in as_tools(tools)}
-    return table, [t.spec for t in table.values()], ChatHistory.from_messages(messages)
+def run_tools(send: Send, messages: Any, tools: Any, **options: Any) -> ToolLoopResult:
+    """Sync driver: ``send(messages, **options)`` answers each round."""
+    loop = _loop(messages, tools, options)
+    try:
+        while True:
+            request, round_options = loop.request()
+            calls = loop.take(send(request, **round_options))
+            if not calls:
+                return loop.result()
+            for call in calls:
+                _answer(loop, call)
+    except ToolLoopInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise loop.interrupted() from None
 
 
-def _asked(
-    out: ToolLoopResult, history: ChatHistory, result: ChatResult, rounds_left: bool
-) -> bool:
-    """Take one answer; True when it asks for tools within the limit (its call is recorded)."""
-    out.result = result
-    if not result.tool_calls or not rounds_left:
-        out.rounds_exhausted = bool(result.tool_calls)
-        return False
-    history.add_assistant(result.text or None, tool_calls=result.tool_calls)
-    out.messages.append(_assistant(result))
-    return True
-
-
-def _reply(out: ToolLoopResult, history: ChatHistory, call: ToolCall, text: str) -> None:
-    out.calls.append(call)
-    history.add_tool_result(call.id, text)
-    out.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
-
-
-def _failed(exc: Exception) -> str:
-    return f"error: {type(exc).__name__}: {exc}"
-
-
-def run_tools(
-    chat: Any,
-    messages: Any,
-    tools: Any,
-    approve: Any = "never",
-    max_tool_rounds: int = 8,
-    **options: Any,
-) -> ToolLoopResult:
-    """Sync driver. A tool that raises sends its error text to the model."""
-    table, specs, history = _begin(messages, tools)
-    out = ToolLoopResult(ChatResult())
-    for round_no in range(max_tool_rounds + 1):
-        result = chat(None, history=history, tools=specs, **options)
-        if not _asked(out, history, result, round_no < max_tool_rounds):
-            return out
-        for call in result.tool_calls:
-            plan = _prepare(call, table, approve)
-            if isinstance(plan, tuple):
-                tool, args = plan
-                try:
-                    value = tool.function(**args)
-                    if asyncio.iscoroutine(value):
-                        value = asyncio.run(value)
-                    plan = _text(value)
-                except Exception as exc:
-                    plan = _failed(exc)
-            _reply(out, history, call, plan)
-    return out
-
-
-async def arun_tools(
-    chat: Any,
-    messages: Any,
-    tools: Any,
-    approve: Any = "never",
-    max_tool_rounds: int = 8,
-    **options: Any,
-) -> ToolLoopResult:
+async def arun_tools(send: ASend, messages: Any, tools: Any, **options: Any) -> ToolLoopResult:
     """Async driver: the same flow; sync tools run in a worker thread."""
-    table, specs, history = _begin(messages, tools)
-    out = ToolLoopResult(ChatResult())
-    for round_no in range(max_tool_rounds + 1):
-        result = await chat.acall(None, history=history, tools=specs, **options)
-        if not _asked(out, history, result, round_no < max_tool_rounds):
-            return out
-        for call in result.tool_calls:
-            plan = _prepare(call, table, approve)
-            if isinstance(plan, tuple):
-                tool, args = plan
-                try:
-                    if tool.is_async:
-                        value = await tool.function(**args)
-                    else:
-                        value = await asyncio.to_thread(tool.function, **args)
-                    plan = _text(value)
-                except Exception as exc:
-                    plan = _failed(exc)
-            _reply(out, history, call, plan)
-    return out
+    loop = _loop(messages, tools, options)
+    try:
+        while True:
+            request, round_options = loop.request()
+            calls = loop.take(await send(request, **round_options))
+            if not calls:
+                return loop.result()
+            for call in calls:
+                await _aanswer(loop, call)
+    except ToolLoopInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise loop.interrupted() from None
+    except asyncio.CancelledError:
+        loop.interrupted()
+        raise
+
+
+# -- streamed -------------------------------------------------------------------------------
+
+
+def stream_tools(
+    open_stream: Callable[..., StreamingIterator],
+    messages: Any,
+    tools: Any,
+    **options: Any,
+) -> StreamingIterator:
+    """Every round's text chunks, then one done chunk with the loop's totals."""
+    loop = _loop(messages, tools, options)
+    request, round_options = loop.request()
+    first = open_stream(request, **round_options)  # validates now; nothing is sent yet
+
+    def rounds() -> Iterator[StreamingIterator]:
+        yield first
+        while True:
+            request, round_options = loop.request()
+            yield open_stream(request, **round_options)
+
+    def run() -> ChunkGen:
+        try:
+            for stream in rounds():
+                loop.current = lambda s=stream: s.result
+                last: ChatStreamChunk | None = None
+                with stream:
+                    for chunk in stream:
+                        if chunk.done:
+                            last = chunk
+                        else:
+                            yield chunk
+                calls = loop.take(stream.result)
+                if not calls:
+                    yield loop.done_chunk(last)
+                    return
+                for call in calls:
+                    _answer(loop, call)
+        except ToolLoopInterrupted:
+            raise
+        except KeyboardInterrupt:
+            raise loop.interrupted() from None
+
+    return StreamingIterator(run, loop.result)
+
+
+def astream_tools(
+    open_stream: Callable[..., AsyncStreamingIterator],
+    messages: Any,
+    tools: Any,
+    **options: Any,
+) -> AsyncStreamingIterator:
+    """Async :func:`stream_tools`."""
+    loop = _loop(messages, tools, options)
+    request, round_options = loop.request()
+    first = open_stream(request, **round_options)
+
+    async def rounds() -> AsyncIterator[AsyncStreamingIterator]:
+        yield first
+        while True:
+            request, round_options = loop.request()
+            yield open_stream(request, **round_options)
+
+    async def run() -> AsyncChunkGen:
+        try:
+            async for stream in rounds():
+                loop.current = lambda s=stream: s.result
+                last: ChatStreamChunk | None = None
+                async with stream:
+                    async for chunk in stream:
+                        if chunk.done:
+                            last = chunk
+                        else:
+                            yield chunk
+                calls = loop.take(stream.result)
+                if not calls:
+                    yield loop.done_chunk(last)
+                    return
+                for call in calls:
+                    await _aanswer(loop, call)
+        except ToolLoopInterrupted:
+            raise
+        except KeyboardInterrupt:
+            raise loop.interrupted() from None
+        except asyncio.CancelledError:
+            loop.interrupted()
+            raise
+
+    return AsyncStreamingIterator(run, loop.result)
