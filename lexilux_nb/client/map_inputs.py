@@ -6,6 +6,7 @@ pandas is never imported here for input: a DataFrame or Series is recognised by 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -108,6 +109,8 @@ def _row(result: Any) -> dict[str, Any]:
         data = dump()
         if isinstance(data, dict):
             return data
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
     return {"value": result}
 
 

@@ -22,12 +22,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import ResultCache, request_key, result_from_json, result_to_json
+from .cache import ResultCache
 from .errors import LexiluxError, ValidationError
 from .loop_thread import run as run_to_end
 from .map_inputs import render_items
 from .map_report import MapProgress, MapStats, resolve_progress
-from .models import ChatResult
+from .map_send import Valued, dump, item_key, load, sender
 from .retry import RateLimiter
 
 if TYPE_CHECKING:
@@ -169,9 +169,9 @@ async def amap(
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValidationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
     prompts = render_items(items, template, column=column)
-    sender = _batch_chat(chat, parse_rate_limit(rate_limit))
-    send = _sender(sender, schema, options)
-    keys = [_key(chat, p, schema, options) for p in prompts]  # validates every item first
+    batch_chat = _batch_chat(chat, parse_rate_limit(rate_limit))
+    send = sender(batch_chat, schema, options)
+    keys = [item_key(chat, p, schema, options) for p in prompts]  # validates every item first
     store, owned = _open_cache(cache)
     stats = MapStats(total=len(prompts))
     results = MapResults([None] * len(prompts))
@@ -183,7 +183,7 @@ async def amap(
             if found is None:
                 pending.append(i)
                 continue
-            results[i] = _load(found, schema)
+            results[i] = load(found, schema)
             stats.done += 1
             stats.cached += 1
         reporter = _Reporter(resolve_progress(progress, len(prompts)), stats)
@@ -203,11 +203,13 @@ async def amap(
                     if on_error == "raise":
                         raise
                 else:
+                    stats.tokens += _tokens(answer)
+                    if isinstance(answer, Valued):
+                        answer = answer.value
                     results[i] = answer
                     stats.done += 1
-                    stats.tokens += _tokens(answer)
                     if store is not None:
-                        store.put(keys[i], _dump(answer))
+                        store.put(keys[i], dump(answer))
                 finally:
                     stats.in_flight -= 1
                     reporter.tick()
@@ -245,56 +247,6 @@ async def _stop(workers: Sequence[asyncio.Future[Any]]) -> None:
             w.cancel()
     if workers:
         await asyncio.gather(*workers, return_exceptions=True)
-
-
-def _sender(chat: Chat, schema: Any, options: dict[str, Any]) -> Any:
-    if schema is None:
-
-        async def send(prompt: Any) -> Any:
-            return await chat.acall(prompt, **options)
-
-        return send
-    try:
-        from .structured import aextract  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise ValidationError(
-            "schema= needs lexilux_nb.client.structured (structured output), which this install "
-            "does not have yet; drop schema= and parse result.text yourself"
-        ) from None
-
-    async def extract(prompt: Any) -> Any:
-        return await aextract(chat, prompt, schema, **options)
-
-    return extract
-
-
-def _schema_key(schema: Any) -> Any:
-    json_schema = getattr(schema, "model_json_schema", None)
-    return json_schema() if callable(json_schema) else schema
-
-
-def _key(chat: Chat, prompt: Any, schema: Any, options: dict[str, Any]) -> str:
-    """The cache key: the exact request this item sends (URL and body), plus the schema."""
-    req = chat.prepare(prompt, **options)
-    parts: dict[str, Any] = {"url": req.url, "body": req.body}
-    if schema is not None:
-        parts["schema"] = _schema_key(schema)
-    return request_key(parts)
-
-
-def _dump(answer: Any) -> Any:
-    if isinstance(answer, ChatResult):
-        return {"result": result_to_json(answer)}
-    dump = getattr(answer, "model_dump", None)
-    return {"value": dump(mode="json") if callable(dump) else answer}
-
-
-def _load(found: Any, schema: Any) -> Any:
-    if "result" in found:
-        return result_from_json(found["result"])
-    value = found.get("value")
-    validate = getattr(schema, "model_validate", None)
-    return validate(value) if callable(validate) else value
 
 
 def map_items(
