@@ -28,6 +28,9 @@ from .client.errors import (
     ValidationError,
 )
 from .client.history import ChatHistory
+from .client.map_inputs import results_frame
+from .client.map_report import MapStats
+from .client.mapping import MapResults, Unfinished
 from .client.models import (
     ChatResult,
     ChatStreamChunk,
@@ -89,6 +92,8 @@ __all__ = [
     "LexiluxError",
     "LexiluxTimeoutError",
     "MalformedResponseError",
+    "MapResults",
+    "MapStats",
     "NetworkError",
     "NotFoundError",
     "PythonTool",
@@ -102,10 +107,12 @@ __all__ = [
     "ToolChoice",
     "ToolLoopInterrupted",
     "ToolLoopResult",
+    "Unfinished",
     "Usage",
     "ValidationError",
     "__version__",
     "from_function",
     "load_ipython_extension",
+    "results_frame",
     "unload_ipython_extension",
 ]

@@ -171,15 +171,22 @@ async def amap(
     prompts = render_items(items, template, column=column)
     batch_chat = _batch_chat(chat, parse_rate_limit(rate_limit))
     send = sender(batch_chat, schema, options)
-    keys = [item_key(chat, p, schema, options) for p in prompts]  # validates every item first
+    if prompts:  # a bad option fails here, once, not in every slot
+        item_key(chat, prompts[0], schema, options)
     store, owned = _open_cache(cache)
+    try:  # with a cache every item's exact request is built (and so checked) before sending
+        keys = [item_key(chat, p, schema, options) for p in prompts] if store is not None else []
+    except BaseException:
+        if owned and store is not None:
+            store.close()
+        raise
     stats = MapStats(total=len(prompts))
     results = MapResults([None] * len(prompts))
     results.stats = stats
     pending: list[int] = []
     try:
-        for i, key in enumerate(keys):
-            found = store.get(key) if store is not None else None
+        for i in range(len(prompts)):
+            found = store.get(keys[i]) if store is not None else None
             if found is None:
                 pending.append(i)
                 continue

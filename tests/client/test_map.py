@@ -176,7 +176,7 @@ def test_rate_limit_window_allows_a_burst_then_waits(server: FakeOpenAIServer) -
     )
     times = sorted(r.received for r in server.requests)
     assert times[1] - times[0] < 0.1  # two at once
-    assert times[2] - times[0] >= 0.38  # the third waits for the window
+    assert times[2] - times[0] >= 0.3  # the third waits for the window (0.4 s, less jitter)
 
 
 def test_rate_limit_counts_retries_too(server: FakeOpenAIServer) -> None:

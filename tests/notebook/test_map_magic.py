@@ -223,3 +223,19 @@ def test_in_a_real_kernel_an_interrupt_keeps_the_answered_rows(
     time.sleep(0.8)
     assert len(server.requests) == sent  # stopped sending
     assert value(client, "len(chat_history)") == "0"  # the batch never touches the history
+
+
+def test_schema_rows_become_columns(shell: Any, server: FakeOpenAIServer) -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Ticket(pydantic.BaseModel):
+        label: str
+        urgent: bool
+
+    server.default = lambda req: Reply(text='{"label": "billing", "urgent": true}')
+    df = pd.DataFrame({"text": ["refund please", "charged twice"]})
+    shell.user_ns.update(df=df, Ticket=Ticket)
+    chat_map(shell, "-i df --schema Ticket --no-progress", "Classify: {text}")
+    assert df["label"].tolist() == ["billing", "billing"]
+    assert df["urgent"].tolist() == [True, True]
+    assert isinstance(shell.user_ns["_chat_map"][0], Ticket)
