@@ -208,7 +208,10 @@ def _check_tools(tools: Any) -> None:
                 raise ValidationError(f"tools[{i}] needs 'function': {{'name': ...}}")
             check_json(tool, f"tools[{i}]")
         else:
-            raise ValidationError(f"tools must be FunctionTool or dicts, got {tool!r}")
+            hint = " (a Python function goes in tools=[...] itself, not in params=)"
+            raise ValidationError(
+                f"tools must be FunctionTool or dicts, got {tool!r}" + (hint * callable(tool))
+            )
 
 
 def _check_tool_choice(choice: Any) -> None:

@@ -135,16 +135,27 @@ def as_schema(schema: Any) -> Schema:
     return Schema(_NAME.sub("_", schema.__name__)[:64], adapter.json_schema(), validate)
 
 
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
+_SUBSCHEMAS = ("items", "anyOf", "allOf", "oneOf", "prefixItems", "not", "if", "then", "else")
+
+
 def strict_schema(schema: Any) -> Any:
-    """OpenAI's strict form: every object closed, every property required (copies)."""
+    """OpenAI's strict form (copies): every object closed with every property required, and no
+    ``"default": null`` (a field with a default is then required and nullable)."""
     if isinstance(schema, list):
         return [strict_schema(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: strict_schema(v) for k, v in schema.items()}
-    if out.get("type") == "object" or "properties" in out:
-        props = out.get("properties") or {}
-        out["properties"] = props
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: strict_schema(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMAS:
+            out[key] = strict_schema(value)
+        elif not (key == "default" and value is None):
+            out[key] = value
+    if out.get("type") == "object" or isinstance(out.get("properties"), dict):
+        props = out.setdefault("properties", {})
         out["required"] = list(props)
         out["additionalProperties"] = False
     return out

@@ -8,10 +8,12 @@ read by :mod:`.tooldoc`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
 import typing
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,10 @@ from .toolschema import Parameter, ToolArgumentsError, check_arguments, paramete
 __all__ = ["PythonTool", "ToolArgumentsError", "as_tools", "from_function", "is_python_tool"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI accepts as a function name
+# Describing a function costs milliseconds (pydantic builds a validator per parameter) and the
+# same functions come with every call: described once per function object (a redefined
+# function is a new object, so it is described again).
+_DESCRIBED: weakref.WeakKeyDictionary[Any, PythonTool] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -85,6 +91,23 @@ def from_function(
         return function
     if not callable(function) or isinstance(function, FunctionTool | Mapping):
         raise ValidationError(f"a tool must be a callable or a FunctionTool, got {function!r}")
+    if name is None and description is None:
+        try:
+            known = _DESCRIBED.get(function)
+        except TypeError:  # not weak-referenceable or not hashable: described every time
+            known = None
+        if known is not None:
+            return known
+    tool = _describe(function, name, description)
+    if name is None and description is None:
+        with contextlib.suppress(TypeError):
+            _DESCRIBED[function] = tool
+    return tool
+
+
+def _describe(
+    function: Callable[..., Any], name: str | None, description: str | None
+) -> PythonTool:
     hints = _hints(function)
     doc, notes = parse_docstring(inspect.getdoc(function) or "")
     properties: dict[str, Any] = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 from .approval import Decision, check_policy
@@ -32,7 +32,9 @@ class ToolActivity:
     """One status change of one call, for views: asked -> running -> done, or denied/failed.
 
     ``result`` is the text sent back to the model (on done, denied and failed), ``seconds`` how
-    long the function ran, ``arguments`` what it runs with (the user's edit, if any).
+    long the function ran, ``arguments`` what it runs with (the user's edit, if any). ``on_tool``
+    is called on the driver's own thread (the event loop's on the async paths), never from the
+    worker thread a sync tool runs in.
     """
 
     call: ToolCall
@@ -170,21 +172,26 @@ class Loop:
         self.last = result
         if not result.tool_calls:
             return []
+        # a call without an id (some local servers) gets one: its answer must name it
+        calls = [
+            c if c.id else replace(c, id=f"call_{self.rounds}_{i}")
+            for i, c in enumerate(result.tool_calls)
+        ]
         self.added.append(
             {
                 "role": "assistant",
                 "content": result.text or None,
-                "tool_calls": [c.to_dict() for c in result.tool_calls],
+                "tool_calls": [c.to_dict() for c in calls],
             }
         )
-        self.unanswered = list(result.tool_calls)
+        self.unanswered = list(calls)
         if self.rounds > self.max_rounds:
             self.exhausted = True
             note = f"not run: the limit of {self.max_rounds} tool rounds was reached"
-            for call in result.tool_calls:
+            for call in calls:
                 self.reply(call, note, "failed")
             return []
-        return list(result.tool_calls)
+        return calls
 
     def report(self, activity: ToolActivity) -> None:
         if self.on_tool is not None:
@@ -196,8 +203,7 @@ class Loop:
         """Answer ``call`` with ``text`` (the tool message) and report its last status."""
         self.calls.append(call)
         self.added.append({"role": "tool", "tool_call_id": call.id, "content": text})
-        if call in self.unanswered:
-            self.unanswered.remove(call)
+        self.unanswered = [c for c in self.unanswered if c is not call]
         self.report(ToolActivity(call, status, text, seconds))
 
     # -- one call: check, approve, run ---------------------------------------------------

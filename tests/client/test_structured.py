@@ -170,3 +170,7 @@ def test_strict_schema_closes_every_object() -> None:
     assert strict["additionalProperties"] is False
     assert strict["$defs"]["Inner"]["required"] == ["a"]
     assert strict["$defs"]["Inner"]["additionalProperties"] is False
+    assert "default" not in strict["properties"]["note"]
+    tricky = {"type": "object", "properties": {"properties": {"type": "string"}, "default": {}}}
+    assert strict_schema(tricky)["properties"] == {"properties": {"type": "string"}, "default": {}}
+    assert strict_schema(tricky)["required"] == ["properties", "default"]

@@ -344,3 +344,55 @@ def test_without_pydantic_the_plain_schema_and_checks() -> None:
     assert "missing required argument(s): box" in out["error"]
     assert "unexpected argument(s): zz" in out["error"]
     assert "'green' is not a valid Color" in out["error"]
+
+
+def test_a_function_is_described_once_and_params_tools_explain_where_functions_go() -> None:
+    from lexilux_nb.client.options import ChatParams
+
+    assert from_function(add) is from_function(add)
+    assert from_function(add, name="plus") is not from_function(add, name="plus")
+
+    def redefined(a: int) -> int:
+        return a
+
+    first = from_function(redefined)
+
+    def redefined(a: str) -> str:  # type: ignore[no-redef]  # a cell run again
+        return a
+
+    assert from_function(redefined).spec.parameters != first.spec.parameters
+    chat = Chat(base_url="http://127.0.0.1:9", model="m")
+    with pytest.raises(ValidationError, match=r"goes in tools=\[...\] itself"):
+        chat.prepare("go", params=ChatParams(tools=[add]))  # type: ignore[list-item]
+
+
+def test_calls_without_an_id_get_one_their_answers_name() -> None:
+    import httpx
+
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        if len(bodies) == 1:
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}}
+                ],
+            }
+            finish = "tool_calls"
+        else:
+            message, finish = {"role": "assistant", "content": "2"}, "stop"
+        choice = {"index": 0, "message": message, "finish_reason": finish}
+        return httpx.Response(
+            200, json={"id": "x", "object": "chat.completion", "choices": [choice]}
+        )
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    chat = Chat(base_url="http://local.test/v1", model="m", http_client=client)
+    out = chat("go", tools=[add], approve="always")
+    sent = bodies[1]["messages"]
+    assert sent[1]["tool_calls"][0]["id"] == "call_1_0"
+    assert sent[2] == {"role": "tool", "tool_call_id": "call_1_0", "content": "2"}
+    assert out.text == "2"
