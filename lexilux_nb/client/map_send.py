@@ -5,14 +5,12 @@ key its answer is cached under (the exact request), and how an answer is stored 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .cache import request_key, result_from_json, result_to_json
 from .models import ChatResult
 
-if TYPE_CHECKING:
-    from .chat import Chat
-
+Chat = Any  # a lexilux_nb Chat; not imported: chat.py imports this module (no import circle)
 EXTRACT_OPTIONS = ("mode", "retries")  # structured output's own options, not request fields
 
 

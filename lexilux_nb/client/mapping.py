@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .cache import ResultCache
 from .errors import LexiluxError, ValidationError
@@ -30,9 +30,7 @@ from .map_report import MapProgress, MapStats, resolve_progress
 from .map_send import Valued, dump, item_key, load, sender
 from .retry import RateLimiter
 
-if TYPE_CHECKING:
-    from .chat import Chat
-
+Chat = Any  # a lexilux_nb Chat; not imported: chat.py imports this module (no import circle)
 __all__ = ["MapResults", "Unfinished", "amap", "map_items", "render_items"]
 log = logging.getLogger("lexilux_nb")
 REPORT_EVERY = 0.1  # seconds between progress updates
@@ -97,7 +95,7 @@ def _batch_chat(chat: Chat, limiter: RateLimiter | None) -> Chat:
         return chat
     view = copy.copy(chat)
     own = chat._limiter
-    view._limiter = limiter if own is None else _Both(limiter, own)  # type: ignore[assignment]
+    view._limiter = limiter if own is None else _Both(limiter, own)
     return view
 
 
