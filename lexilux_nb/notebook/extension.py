@@ -37,12 +37,12 @@ def route_questions(lines: list[str]) -> list[str]:
 def load(shell: Any) -> ChatMagics:
     """Register the magics; ``%config ChatMagics.x = ...`` works because it is a configurable."""
     unload(shell)  # a reload replaces the old instance instead of stacking a second one
+    shell.register_magics(MapMagics(shell=shell))  # first: ChatMagics stays the last configurable
     magics = ChatMagics(shell=shell)  # Magics.__init__ already appends it to shell.configurables
     shell.register_magics(magics)
     if magics not in shell.configurables:
         shell.configurables.append(magics)
     shell.input_transformers_cleanup.append(route_questions)
-    shell.register_magics(MapMagics(shell=shell))
     map_progress.install()
     return magics
 
@@ -56,6 +56,8 @@ def unload(shell: Any) -> None:
     for configurable in [c for c in shell.configurables if isinstance(c, ChatMagics)]:
         shell.configurables.remove(configurable)
         configurable.close()
+    for mapper in [c for c in shell.configurables if isinstance(c, MapMagics)]:
+        shell.configurables.remove(mapper)
     manager = shell.magics_manager
     for kind in ("line", "cell"):
         table = manager.magics[kind]
