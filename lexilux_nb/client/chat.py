@@ -428,7 +428,8 @@ class Chat:
     ) -> MapResults:
         """One prompt per item (a list, a pandas Series, or a DataFrame with ``template``), sent
         ``concurrency`` at a time; results in item order. Works with and without a running loop
-        (a notebook cell needs no ``await``). See :mod:`lexilux_nb.client.mapping`."""
+        (a notebook cell needs no ``await``); Ctrl-C returns the finished slots (the others hold
+        ``Unfinished``). See :mod:`lexilux_nb.client.mapping`."""
         from .mapping import map_items
 
         return map_items(
