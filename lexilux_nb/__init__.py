@@ -30,6 +30,9 @@ from .client.errors import (
     ValidationError,
 )
 from .client.history import ChatHistory
+from .client.map_inputs import results_frame
+from .client.map_report import MapStats
+from .client.mapping import MapResults, Unfinished
 from .client.mcp import MCPTools, mcp_tools
 from .client.models import (
     ChatResult,
@@ -97,6 +100,8 @@ __all__ = [
     "LexiluxTimeoutError",
     "MCPTools",
     "MalformedResponseError",
+    "MapResults",
+    "MapStats",
     "NetworkError",
     "NotFoundError",
     "PythonTool",
@@ -110,11 +115,13 @@ __all__ = [
     "ToolChoice",
     "ToolLoopInterrupted",
     "ToolLoopResult",
+    "Unfinished",
     "Usage",
     "ValidationError",
     "__version__",
     "from_function",
     "load_ipython_extension",
     "mcp_tools",
+    "results_frame",
     "unload_ipython_extension",
 ]

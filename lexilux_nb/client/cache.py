@@ -11,16 +11,35 @@ import json
 import sqlite3
 import threading
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResultCache", "request_key"]
+from .models import ChatResult, ToolCall, Usage
+
+__all__ = ["ResultCache", "request_key", "result_from_json", "result_to_json"]
 
 
 def request_key(body: Mapping[str, Any]) -> str:
     """A stable hash of a request body (key order does not matter, every value does)."""
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def result_to_json(result: ChatResult) -> dict[str, Any]:
+    """A ChatResult as plain JSON data (without ``raw``), for the cache."""
+    return result.to_dict()
+
+
+def result_from_json(data: Mapping[str, Any]) -> ChatResult:
+    """The ChatResult :func:`result_to_json` stored."""
+    known = {f.name for f in fields(ChatResult)}
+    values = {k: v for k, v in data.items() if k in known}
+    values["usage"] = Usage.from_dict(values.get("usage"))
+    values["tool_calls"] = [ToolCall.from_dict(t) for t in values.get("tool_calls") or ()]
+    values["choices"] = [result_from_json(c) for c in values.get("choices") or ()]
+    values["raw"] = None
+    return ChatResult(**values)
 
 
 class ResultCache:

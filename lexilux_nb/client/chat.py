@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from typing import Unpack
 
     from .history import ChatHistory
+    from .mapping import MapResults
 
 log = logging.getLogger("lexilux_nb")
 T = TypeVar("T")
@@ -427,15 +428,66 @@ class Chat:
 
     # -- batch over data (logic in client/mapping.py) ---------------------------------------
 
-    def map(self, items: Any, template: str | None = None, **kw: Any) -> list[Any]:
-        from lexilux_nb.client.mapping import map_items
+    def map(
+        self,
+        items: Any,
+        template: str | None = None,
+        *,
+        concurrency: int = 8,
+        rate_limit: float | tuple[int, float] | None = None,
+        on_error: str = "keep",
+        progress: Any = True,
+        cache: Any = None,
+        schema: Any = None,
+        **options: Any,
+    ) -> MapResults:
+        """One prompt per item (a list, a pandas Series, or a DataFrame with ``template``), sent
+        ``concurrency`` at a time; results in item order. Works with and without a running loop
+        (a notebook cell needs no ``await``); Ctrl-C returns the finished slots (the others hold
+        ``Unfinished``). See :mod:`lexilux_nb.client.mapping`."""
+        from .mapping import map_items
 
-        return map_items(self, items, template, **kw)
+        return map_items(
+            self,
+            items,
+            template,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            on_error=on_error,
+            progress=progress,
+            cache=cache,
+            schema=schema,
+            **options,
+        )
 
-    async def amap(self, items: Any, template: str | None = None, **kw: Any) -> list[Any]:
-        from lexilux_nb.client.mapping import amap
+    async def amap(
+        self,
+        items: Any,
+        template: str | None = None,
+        *,
+        concurrency: int = 8,
+        rate_limit: float | tuple[int, float] | None = None,
+        on_error: str = "keep",
+        progress: Any = True,
+        cache: Any = None,
+        schema: Any = None,
+        **options: Any,
+    ) -> MapResults:
+        """Async :meth:`map`."""
+        from .mapping import amap
 
-        return await amap(self, items, template, **kw)
+        return await amap(
+            self,
+            items,
+            template,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            on_error=on_error,
+            progress=progress,
+            cache=cache,
+            schema=schema,
+            **options,
+        )
 
     # -- the provider Batch API: chat.batch(items).results(), chat.batch_job(id) after a restart
     batch = _batch.submit

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import mcp_magic
+from . import map_progress, mcp_magic
 from .fix import FixMagics
 from .magics import ChatMagics
+from .map_magic import MapMagics
 from .usage_magic import UsageMagics
 
-_OURS = (ChatMagics, FixMagics, UsageMagics)
+_OURS = (ChatMagics, FixMagics, UsageMagics, MapMagics)
 
 _QUESTION_LINE = re.compile(r"^(?P<indent>\s*)%(?P<magic>chat|chat_complete)\s+(?P<rest>.*\?)\s*$")
 
@@ -40,6 +41,7 @@ def route_questions(lines: list[str]) -> list[str]:
 def load(shell: Any) -> ChatMagics:
     """Register the magics; ``%config ChatMagics.x = ...`` works because it is a configurable."""
     unload(shell)  # a reload replaces the old instance instead of stacking a second one
+    shell.register_magics(MapMagics(shell=shell))  # first: ChatMagics stays the last configurable
     magics = ChatMagics(shell=shell)  # Magics.__init__ already appends it to shell.configurables
     shell.register_magics(magics)
     helpers = (FixMagics(shell, magics), UsageMagics(shell))
@@ -51,6 +53,7 @@ def load(shell: Any) -> ChatMagics:
         shell.configurables.append(magics)
     shell.input_transformers_cleanup.append(route_questions)
     mcp_magic.register(shell)
+    map_progress.install()
     return magics
 
 
@@ -59,16 +62,19 @@ def unload(shell: Any) -> None:
     background loop (the panel's)."""
     from . import background
 
+    map_progress.uninstall()
     for configurable in [c for c in shell.configurables if isinstance(c, ChatMagics)]:
         shell.configurables.remove(configurable)
         configurable.close()
+    for mapper in [c for c in shell.configurables if isinstance(c, MapMagics)]:
+        shell.configurables.remove(mapper)
     manager = shell.magics_manager
     for kind in ("line", "cell"):
         table = manager.magics[kind]
         ours = [n for n, f in table.items() if isinstance(getattr(f, "__self__", None), _OURS)]
         for name in ours:
             del table[name]
-    for name in ("ChatMagics", "FixMagics", "UsageMagics"):
+    for name in ("ChatMagics", "FixMagics", "UsageMagics", "MapMagics"):
         manager.registry.pop(name, None)
     while route_questions in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(route_questions)

@@ -29,6 +29,7 @@ class Aborted(Exception):
 class HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # many clients connecting at once (a batch) are not dropped
 
     def __init__(self, port: int, fake: FakeOpenAIServer) -> None:
         self.fake = fake
@@ -230,7 +231,11 @@ class Handler(BaseHTTPRequestHandler):
                 message = "Invalid request: 'messages' must be a list of message objects."
                 self._send_json(400, _error_body(400, message, code="invalid_value"))
             else:
-                self._chat(request)
+                fake._count_answering(+1)
+                try:
+                    self._chat(request)
+                finally:
+                    fake._count_answering(-1)
             return
         if path in ("/v1/models", "/models") and self.command == "GET":
             self._send_json(200, {"object": "list", "data": [fake._model_object()]})

@@ -125,13 +125,15 @@ class Reply:
 
 @dataclass
 class RecordedRequest:
-    """A request the server received. Header names are lower-cased."""
+    """A request the server received. Header names are lower-cased; ``received`` is its
+    ``time.monotonic()`` on arrival."""
 
     method: str
     path: str
     headers: dict[str, str]
     json: Any = None
     body: bytes = b""
+    received: float = 0.0
 
     @property
     def _body(self) -> dict[str, Any]:

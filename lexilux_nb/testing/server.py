@@ -52,6 +52,8 @@ class FakeOpenAIServer:
         self._requests: list[RecordedRequest] = []
         self._stopping = threading.Event()
         self._streaming = 0
+        self._answering = 0
+        self._max_answering = 0
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.batches = FakeBatches(self)  # /v1/files and /v1/batches (see testing/batches.py)
@@ -142,18 +144,32 @@ class FakeOpenAIServer:
         with self._lock:
             return self._streaming
 
+    @property
+    def max_concurrent(self) -> int:
+        """The most chat requests that were being answered at the same time (since ``clear``)."""
+        with self._lock:
+            return self._max_answering
+
     def clear(self) -> None:
         """Forget queued replies and recorded requests (``default`` stays)."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            self._max_answering = self._answering
         self.batches.clear()
 
     # ---- used by the handler ---------------------------------------------------------------
 
     def _record(self, request: RecordedRequest) -> None:
+        request.received = time.monotonic()
         with self._lock:
             self._requests.append(request)
+
+    def _count_answering(self, delta: int) -> None:
+        """Count chat requests being answered (+1 on arrival, -1 when answered)."""
+        with self._lock:
+            self._answering += delta
+            self._max_answering = max(self._max_answering, self._answering)
 
     def _next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
