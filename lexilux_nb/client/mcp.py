@@ -303,7 +303,8 @@ class MCPTools(Sequence[PythonTool]):
         call.__doc__ = description
         schema = listed.input_schema or {}
         parameters = dict(schema) if schema else {"type": "object", "properties": {}}
-        return PythonTool(call, FunctionTool(exposed, description, parameters))
+        # the server validates against its own inputSchema: every argument passes through
+        return PythonTool(call, FunctionTool(exposed, description, parameters), open_ended=True)
 
     # -- looking up
 
@@ -419,6 +420,13 @@ def registry() -> MCPTools:
         if _REGISTRY is None:
             _REGISTRY = MCPTools()
         return _REGISTRY
+
+
+def registered(name: str) -> PythonTool | None:
+    """The tool ``name`` of a server added with ``%chat_mcp add``, if any (no registry: None)."""
+    with _REGISTRY_LOCK:
+        owner = _REGISTRY
+    return None if owner is None else owner.tool(name)
 
 
 def close_registry() -> None:

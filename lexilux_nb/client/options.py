@@ -194,7 +194,7 @@ def _check_response_format(fmt: Any) -> None:
 def _check_tools(tools: Any) -> None:
     if tools is None:
         return
-    if not isinstance(tools, list | tuple):
+    if not isinstance(tools, Sequence) or isinstance(tools, str | bytes):  # MCPTools is one
         raise ValidationError(f"tools must be a list of FunctionTool or dicts, got {tools!r}")
     for i, tool in enumerate(tools):
         if isinstance(tool, FunctionTool):

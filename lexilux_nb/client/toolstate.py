@@ -80,7 +80,9 @@ class ToolLoopInterrupted(KeyboardInterrupt):
 def uses_tools(options: Mapping[str, Any]) -> bool:
     """Whether a call must run the loop: ``tools=`` holds a Python callable."""
     tools = options.get("tools")
-    return isinstance(tools, list | tuple) and any(is_python_tool(t) for t in tools)
+    if not isinstance(tools, Sequence) or isinstance(tools, str | bytes):
+        return False
+    return any(is_python_tool(t) for t in tools)
 
 
 def tool_text(value: Any) -> str:

@@ -32,13 +32,20 @@ WORDS = {
 
 
 def resolve_tools(names: str, namespace: Mapping[str, Any]) -> list[Any]:
-    """The functions named in ``--tools f,g`` (from the notebook's namespace)."""
-    found = []
+    """The functions named in ``--tools f,g``: the notebook's, else an MCP server's tool
+    (``%chat_mcp add``)."""
+    from ..client.mcp import registered
+
+    found: list[Any] = []
     for name in [n.strip() for n in names.split(",") if n.strip()]:
         if name not in namespace:
+            tool = registered(name)
+            if tool is not None:
+                found.append(tool)
+                continue
             raise ChatCellError(
-                f"--tools: no function named {name!r} in the notebook; define it first "
-                "(--tools takes names of functions, comma separated)"
+                f"--tools: no function named {name!r} in the notebook or an MCP server; define "
+                "it first (--tools takes names of functions, comma separated)"
             )
         value = namespace[name]
         if not callable(value):

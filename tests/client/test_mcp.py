@@ -16,7 +16,6 @@ pytest.importorskip("mcp")
 from lexilux_nb.client.chat import Chat
 from lexilux_nb.client.errors import ValidationError
 from lexilux_nb.client.mcp import MCPServer, MCPServerError, MCPTools, mcp_tools
-from lexilux_nb.client.toolloop import arun_tools, run_tools
 from lexilux_nb.client.tools import PythonTool
 from lexilux_nb.testing import FakeOpenAIServer, Reply
 from tests.fixtures.mcp_http import SERVER, serve_http
@@ -99,13 +98,13 @@ def test_the_tool_loop_runs_mcp_tools_with_approvals(tools: MCPTools) -> None:
         chat = Chat(base_url=server.base_url, model="m", max_retries=0)
         ask = Reply(tool_calls=[{"id": "c1", "name": "add", "arguments": '{"a": 1, "b": 2}'}])
         server.queue(ask, Reply(text="three"))
-        out = run_tools(chat, "add them", tools, approve="always")
+        out = chat("add them", tools=tools, approve="always")
         assert str(out) == "three"
         assert [m["content"] for m in server.requests[1].messages if m["role"] == "tool"] == ["3"]
         assert server.requests[0].json["tools"][0]["function"]["name"] == "add"
 
         server.queue(ask, Reply(text="denied"))
-        out = run_tools(chat, "add them", tools, approve="never")
+        out = chat("add them", tools=tools, approve="never")
         sent = [m["content"] for m in server.requests[3].messages if m["role"] == "tool"]
         assert sent[0].startswith("denied")
     after = str(call(stats)).split("calls=")[1]
@@ -119,7 +118,7 @@ async def test_the_async_tool_loop_awaits_mcp_tools(tools: MCPTools) -> None:
             Reply(tool_calls=[{"id": "c1", "name": "shout", "arguments": '{"text": "ok"}'}]),
             Reply(text="fine"),
         )
-        out = await arun_tools(chat, "shout", tools, approve="always")
+        out = await chat.acall("shout", tools=tools, approve="always")
         assert str(out) == "fine"
         assert out.messages[-1]["content"] == "OK"
 

@@ -119,3 +119,22 @@ def test_mistakes_are_usage_errors_that_say_what_to_do(kernel: Any) -> None:
     failed = error(run(kernel, "%chat_mcp add broken -- no-such-command-here"))
     assert failed.startswith("UsageError") and "no-such-command-here" in failed
     assert "no MCP servers yet" in text(run(kernel, "%chat_mcp list"))
+
+
+def test_chat_tools_finds_a_tool_of_an_added_server(kernel: Any) -> None:
+    """``%%chat --tools add`` with no notebook function ``add``: the MCP server's tool runs."""
+    from lexilux_nb.testing import FakeOpenAIServer, Reply
+
+    with FakeOpenAIServer() as server:
+        call = {"id": "c1", "name": "add", "arguments": {"a": 2, "b": 3}}
+        server.queue(Reply(tool_calls=[call]), Reply(text="The sum is 5."))
+        assert "MCP server tests" in text(
+            run(kernel, f"%chat_mcp add tests -- {sys.executable} {SERVER}")
+        )
+        setup = f"%chat_config base_url={server.base_url} model=m history=True"
+        assert not [o for o in run(kernel, setup) if o["type"] == "error"]
+        ran = run(kernel, "%%chat --tools add --approve always\nWhat is 2 + 3?")
+        assert not [o for o in ran if o["type"] == "error"], ran
+        tool_messages = [m for m in server.requests[-1].messages if m["role"] == "tool"]
+        assert tool_messages == [{"role": "tool", "tool_call_id": "c1", "content": "5"}]
+        run(kernel, "%chat_mcp remove tests")
