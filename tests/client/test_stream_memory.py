@@ -14,6 +14,7 @@ import pytest
 from lexilux_nb import Chat, defaults
 from lexilux_nb.client.accumulate import BLOCK, StreamAccumulator
 from lexilux_nb.client.errors import ResponseTooLargeError
+from lexilux_nb.client.sse import SSEDecoder
 
 ONE_CHAR = json.dumps({"choices": [{"index": 0, "delta": {"content": "x"}}]})
 EMPTY = json.dumps({"id": "c", "model": "m", "choices": []})
@@ -206,3 +207,15 @@ async def test_an_endless_stream_of_tiny_events_stops_at_the_cap(driver: str, mo
         assert server.hung_up.wait(10)  # the connection was closed, not left streaming
         assert cap <= server.sent < 20 * cap  # as many events as the cap went out, then it stopped
         chat.close()
+
+
+@pytest.mark.parametrize(
+    ("cap", "text"),
+    [("MAX_LINE_BYTES", "data: " + "x" * 5_000), ("MAX_EVENT_BYTES", "data: x\n" * 1_000)],
+)
+def test_the_sse_caps_are_read_from_defaults_and_named(cap: str, text: str, monkeypatch) -> None:
+    monkeypatch.setattr(defaults, cap, 4_000)
+    decoder = SSEDecoder()
+    with pytest.raises(ResponseTooLargeError, match=rf"4,000 bytes.*lexilux_nb\.defaults\.{cap}"):
+        decoder.feed(text)
+        decoder.feed_bytes(text.encode())
