@@ -31,6 +31,7 @@ from tests.markup.corpus import (
     HOSTILE_FIELDS,
     HOSTILE_HISTORIES,
     mistune_render,
+    nested_open_fences_history,
 )
 
 from .conftest import launch_lab, write_notebook
@@ -66,6 +67,7 @@ def markdown_parts() -> list[str]:
     )
     history.add_tool_result("call", "</code><img src=x onerror=alert('tool')>", name="t<b>")
     parts.append(history._repr_markdown_())
+    parts.append(nested_open_fences_history()._repr_markdown_())
     parts.append(ChatResult(text="```\n<img src=x onerror=alert('result')>")._repr_markdown_())
     parts.append("\n\n---\n\n".join(parts[-40:]))  # concatenated, as a transcript would be
     return parts

@@ -26,6 +26,7 @@ from .corpus import (
     HOSTILE_HISTORIES,
     assert_inert,
     mistune_render,
+    nested_open_fences_history,
     parse_tags,
     permissive_render,
 )
@@ -226,3 +227,12 @@ def test_chat_result_markdown_repr_is_inert() -> None:
     result = ChatResult(text="```html\n<img src=x onerror=alert(1)>")
     assert_renders_inert(result._repr_markdown_())
     assert result._repr_markdown_().endswith("```\n")
+
+
+def test_fences_left_open_in_containers_cannot_swallow_a_tool_result() -> None:
+    text = nested_open_fences_history().to_markdown()
+    assert_renders_inert(text)
+    for render in RENDERERS:
+        shown = text_of(render(text))
+        for payload in ("<img src=x onerror=alert(8)>", "<svg onload=alert(9)>"):
+            assert payload in shown  # shown as code, not run
