@@ -126,7 +126,7 @@ def main() -> None:
     print("| hostile answer | reader | peak RSS growth, MB | outcome |")
     print("|---|---|---:|---|")
     for label, who, mb, outcome in rows:
-        print(f"| {label} | {who} | {mb:,.0f} | {outcome} |")
+        print(f"| {label} | {who} | {mb:,.0f} | {outcome.replace('_', ' ')} |")
 
 
 if __name__ == "__main__":
