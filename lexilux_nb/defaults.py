@@ -1,4 +1,8 @@
-"""Every default in one place, so the client, the magics and the panel cannot disagree."""
+"""Every default in one place, so the client, the magics and the panel cannot disagree.
+
+The size caps are read when a request starts: set ``lexilux_nb.defaults.MAX_ANSWER_CHARS = ...``
+(or another cap) to raise one for the rest of the session.
+"""
 
 from __future__ import annotations
 
@@ -18,3 +22,10 @@ UPDATE_INTERVAL_S = 0.05
 """Seconds between live view updates (20 a second at most)."""
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 """Cap on a whole (decompressed) JSON or error body: a compression bomb stops here."""
+MAX_ANSWER_CHARS = 64 * 2**20
+"""Cap on one streamed answer (text, reasoning, refusals and tool arguments of every choice, in
+characters): an endless stream of tiny events stops here."""
+MAX_LINE_BYTES = 8 * 2**20
+"""Cap on one line of an event stream: a stream that never sends a newline stops here."""
+MAX_EVENT_BYTES = 16 * 2**20
+"""Cap on one event of an event stream."""

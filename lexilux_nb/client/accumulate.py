@@ -12,7 +12,8 @@ the wrong type is a :class:`MalformedResponseError` quoting the event, never a `
 Memory stays proportional to the answer, not to the number of events: nothing is kept per
 event (unless ``return_raw`` asks for the chunks), text pieces are joined into blocks every
 few hundred events, and an answer past ``max_answer_chars`` (all text, reasoning, refusals and
-tool arguments of all choices; 64 Mi characters by default) stops with
+tool arguments of all choices, plus the raw chunks when ``return_raw`` keeps them; by default
+``lexilux_nb.defaults.MAX_ANSWER_CHARS``, 64 Mi characters) stops with
 :class:`ResponseTooLargeError`. What arrived before stays in :meth:`StreamAccumulator.result`.
 """
 
@@ -22,6 +23,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .. import defaults
 from .errors import (
     APIError,
     ChatStreamInterruptedError,
@@ -53,7 +55,6 @@ from .responses import (
     response_text,
 )
 
-MAX_ANSWER_CHARS = 64 * 2**20
 BLOCK = 256  # pieces joined into one string at a time (keeps memory ~ the answer's size)
 BIG_PIECE = 65536  # a longer piece is counted at once; shorter ones when their block is joined
 ITEM_COST = 100  # what a kept logprob entry, annotation or tool call counts toward the cap
@@ -76,11 +77,11 @@ class StreamAccumulator:
         *,
         secrets: Iterable[str | None] = (),
         keep_raw: bool = False,
-        max_answer_chars: int = MAX_ANSWER_CHARS,
+        max_answer_chars: int | None = None,
     ) -> None:
         self._secrets = tuple(secrets)
         self._keep_raw = keep_raw
-        self._max = max_answer_chars
+        self._max = defaults.MAX_ANSWER_CHARS if max_answer_chars is None else max_answer_chars
         self._size = 0
         self._choices: dict[int, ChoiceState] = {}
         self._text0: list[str] = []  # choice 0's text pieces, for the hot path
@@ -155,6 +156,8 @@ class StreamAccumulator:
         raise malformed("a stream event that is not JSON", data, self._secrets)
 
     def _feed_object(self, obj: dict[str, Any], data: str) -> ChatStreamChunk | None:
+        if self._keep_raw:  # every kept chunk counts, or empty events would grow without end
+            self._charge(len(data))
         try:
             return self._read(obj)
         except LexiluxError:
@@ -329,7 +332,9 @@ class StreamAccumulator:
             snippet = redact(self.text[: SNIPPET_CHARS * 2], self._secrets)[:SNIPPET_CHARS]
             raise ResponseTooLargeError(
                 f"the streamed answer passed {self._max:,} characters (max_answer_chars) and "
-                "was stopped; what arrived so far is in the stream's result",
+                "was stopped (an endless or broken stream); what arrived so far is in the "
+                "stream's result. To accept longer answers, raise "
+                "lexilux_nb.defaults.MAX_ANSWER_CHARS",
                 body=snippet,
             )
 
@@ -341,6 +346,7 @@ class StreamAccumulator:
             raise malformed("a JSON answer that is not valid JSON", body, self._secrets) from None
         result = parse_completion(data, keep_raw=False, secrets=self._secrets)
         if self._keep_raw:
+            self._charge(len(body))
             self._raw.append(data)
         return self._absorb(result)
 

@@ -218,8 +218,11 @@ class Exports:
         return save_text(path, writers[suffix](), lossless=False)
 
     def to_markdown(self) -> str:
+        """The transcript as inert markdown (the same escaping as the notebook display): a
+        ``.md`` file may be opened by a viewer that renders raw HTML, so model text, model and
+        tool names are escaped, fences closed and only literal http/https/mailto links kept."""
         system, (messages, meta) = self._system, self._state
-        return str(_view().to_markdown(system, messages, meta))
+        return str(_view().to_markdown(system, messages, meta, escape_html=True))
 
     def to_text(self) -> str:
         return str(_view().to_text(self._system, self._state[0]))
@@ -231,9 +234,7 @@ class Exports:
         return str(_view().to_html(system, messages, meta, document=document))
 
     def _repr_markdown_(self) -> str:
-        system, (messages, meta) = self._system, self._state
-        text = str(_view().to_markdown(system, messages, meta, escape_html=True))
-        return text or "*(empty chat history)*"
+        return self.to_markdown() or "*(empty chat history)*"
 
     def _repr_html_(self) -> str:
         system, (messages, meta) = self._system, self._state

@@ -15,9 +15,9 @@ spec-complete path: ``\\r\\n``/``\\r``/``\\n`` line ends (also split across read
 ``event:``, multi-line ``data:``, ``data`` with or without the space, fields without a colon.
 
 Memory is bounded: a line longer than ``max_line_bytes`` or an event longer than
-``max_event_bytes`` (defaults 8 MiB and 16 MiB, far above any real chunk) raises
-:class:`ResponseTooLargeError` instead of buffering a hostile endless line. With ``feed(text)``
-the sizes are counted in characters.
+``max_event_bytes`` (by default ``lexilux_nb.defaults.MAX_LINE_BYTES`` and ``MAX_EVENT_BYTES``,
+8 MiB and 16 MiB, far above any real chunk) raises :class:`ResponseTooLargeError` instead of
+buffering a hostile endless line. With ``feed(text)`` the sizes are counted in characters.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .. import defaults
 from .errors import ResponseTooLargeError, redact
 
 Event = tuple[str, str]  # (event type, data)
 
-MAX_LINE_BYTES = 8 * 2**20
-MAX_EVENT_BYTES = 16 * 2**20
 _BOM = "\ufeff"
 _BOM_BYTES = b"\xef\xbb\xbf"
 _SNIPPET = 120
@@ -78,12 +77,12 @@ class SSEDecoder:
     def __init__(
         self,
         *,
-        max_line_bytes: int = MAX_LINE_BYTES,
-        max_event_bytes: int = MAX_EVENT_BYTES,
+        max_line_bytes: int | None = None,
+        max_event_bytes: int | None = None,
         secrets: Iterable[str | None] = (),
     ) -> None:
-        self._max_line = max_line_bytes
-        self._max_event = max_event_bytes
+        self._max_line = defaults.MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes
+        self._max_event = defaults.MAX_EVENT_BYTES if max_event_bytes is None else max_event_bytes
         self.secrets = tuple(secrets)  # redacted from the snippet a size error quotes
         self._pending: list[Any] = []  # the unfinished event: str or bytes pieces
         self._size = 0  # its length
@@ -203,9 +202,11 @@ class SSEDecoder:
         if isinstance(sample, bytes):
             sample = sample[: _SNIPPET * 4].decode("utf-8", "replace")
         snippet = redact(sample[: _SNIPPET * 2], self.secrets)[:_SNIPPET]
+        cap = "MAX_LINE_BYTES" if what == "a line" else "MAX_EVENT_BYTES"
         raise ResponseTooLargeError(
             f"the server sent {what} longer than {limit:,} bytes in its event stream; "
-            "stopped reading it (a broken or hostile server)",
+            "stopped reading it (a broken or hostile server). To accept longer ones, raise "
+            f"lexilux_nb.defaults.{cap}",
             body=snippet,
         )
 

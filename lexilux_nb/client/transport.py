@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ..defaults import MAX_RESPONSE_BYTES
+from .. import defaults
 from .deadline import bind_request, current, guard, within
 from .errors import (
     APIError,
@@ -29,6 +29,7 @@ from .errors import (
     redact,
     url_secrets,
 )
+from .inflate import inflater, undecodable
 from .sse import Event, SSEDecoder
 
 
@@ -224,55 +225,79 @@ def _mount_key(scheme: str) -> str:
     return scheme
 
 
-def _too_large() -> ResponseTooLargeError:
-    mib = MAX_RESPONSE_BYTES // (1024 * 1024)
+def _too_large(limit: int) -> ResponseTooLargeError:
     return ResponseTooLargeError(
-        f"the server's answer is over {mib} MiB once decompressed; reading stopped there"
-        " (a compression bomb or a broken server)"
+        f"the server's answer is over {limit / 2**20:g} MiB ({limit:,} bytes) once decompressed;"
+        " reading stopped there (a compression bomb or a broken server). To accept larger"
+        " bodies, raise lexilux_nb.defaults.MAX_RESPONSE_BYTES"
     )
 
 
 def _undecodable(exc: httpx.DecodingError) -> MalformedResponseError:
-    return MalformedResponseError(
-        f"the server's compressed answer could not be decompressed ({type(exc).__name__})"
-    )
+    return undecodable(type(exc).__name__)
 
 
 class _Body:
-    """Decoded pieces of a body, kept up to ``MAX_RESPONSE_BYTES``: httpx decompresses
-    incrementally, so a gzip/deflate/brotli bomb costs the cap and one piece."""
+    """Decoded pieces of a body, kept up to ``defaults.MAX_RESPONSE_BYTES`` (read when the body
+    starts, so it can be raised at run time). gzip, deflate and brotli are inflated here, a
+    piece at a time (:mod:`.inflate`), so a bomb costs the cap plus one piece; other encodings
+    are left to httpx, whose pieces are checked the same way."""
 
-    def __init__(self) -> None:
+    def __init__(self, response: httpx.Response) -> None:
         self.pieces: list[bytes] = []
         self.size = 0
+        self.limit = defaults.MAX_RESPONSE_BYTES
+        # a response whose content was already read (a test double) is decoded by httpx
+        encoding = response.headers.get("content-encoding", "")
+        self.inflater = None if response.is_stream_consumed else inflater(encoding)
 
     def add(self, piece: bytes) -> None:
         self.size += len(piece)
-        if self.size > MAX_RESPONSE_BYTES:
-            raise _too_large()
+        if self.size > self.limit:
+            self.pieces.clear()
+            raise _too_large(self.limit)
         self.pieces.append(piece)
+
+    def feed(self, raw: bytes) -> None:
+        assert self.inflater is not None
+        for piece in self.inflater.feed(raw):
+            self.add(piece)
+
+    def end(self) -> bytes:
+        if self.inflater is not None:
+            for piece in self.inflater.flush():
+                self.add(piece)
+        return b"".join(self.pieces)
 
 
 def read_bounded(response: httpx.Response) -> bytes:
     """The decoded body, read piece by piece and stopped at the cap."""
-    body = _Body()
+    body = _Body(response)
     try:
-        for piece in response.iter_bytes():
-            body.add(piece)
+        if body.inflater is not None:
+            for raw in response.iter_raw():
+                body.feed(raw)
+        else:
+            for piece in response.iter_bytes():
+                body.add(piece)
     except httpx.DecodingError as exc:
         raise _undecodable(exc) from None
-    return b"".join(body.pieces)
+    return body.end()
 
 
 async def aread_bounded(response: httpx.Response) -> bytes:
     """Async twin of :func:`read_bounded`."""
-    body = _Body()
+    body = _Body(response)
     try:
-        async for piece in response.aiter_bytes():
-            body.add(piece)
+        if body.inflater is not None:
+            async for raw in response.aiter_raw():
+                body.feed(raw)
+        else:
+            async for piece in response.aiter_bytes():
+                body.add(piece)
     except httpx.DecodingError as exc:
         raise _undecodable(exc) from None
-    return b"".join(body.pieces)
+    return body.end()
 
 
 # -- one attempt, sync ----------------------------------------------------------------------------

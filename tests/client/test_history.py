@@ -599,11 +599,12 @@ def test_repr_markdown_fence_cannot_be_closed_by_tool_output() -> None:
     assert "````\n```" in out  # a longer fence wraps the backticks inside
 
 
-def test_to_markdown_and_text_are_raw_and_do_not_crash() -> None:
+def test_to_markdown_is_inert_to_text_raw_and_neither_crashes() -> None:
     h = odd_history()
     md = h.to_markdown()
     txt = h.to_text()
-    assert f"answer & {XSS}" in md
+    assert "answer &amp; &lt;script>alert('x')&lt;/script>" in md  # inert since issue 17
+    assert "· &lt;script>" in md  # the model name too
     assert f"answer & {XSS}" in txt
     assert "**Assistant**" in md
     assert "[tool call lookup (c1)]" in txt

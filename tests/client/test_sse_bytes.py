@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from lexilux_nb.client.accumulate import StreamAccumulator
 from lexilux_nb.client.errors import ResponseTooLargeError
-from lexilux_nb.client.sse import MAX_EVENT_BYTES, MAX_LINE_BYTES, SSEDecoder
+from lexilux_nb.client.sse import SSEDecoder
+from lexilux_nb.defaults import MAX_EVENT_BYTES, MAX_LINE_BYTES
 
 from .test_sse import EXPECTED, STREAM
 

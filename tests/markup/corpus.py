@@ -8,6 +8,8 @@ from html.parser import HTMLParser
 import mistune
 from markdown_it import MarkdownIt
 
+from lexilux_nb import ChatHistory
+
 FORBIDDEN_TAGS = {
     "script",
     "iframe",
@@ -210,3 +212,17 @@ HOSTILE_HISTORIES = {
     ],
 }
 """Conversations as ``(role, content, metadata)`` whose markdown transcript must stay inert."""
+
+
+def nested_open_fences_history() -> ChatHistory:
+    """Fences left open inside a list and a quote, each followed by raw HTML in a tool result's
+    fence (whose opener could close them if they leaked out of their containers)."""
+    history = ChatHistory()
+    history.add_user("list?")
+    history.add_assistant("- step\n\n  ```\n  <b>open")
+    history.add_tool_result("c1", "```\n<img src=x onerror=alert(8)>\n```", name="t")
+    history.add_assistant("> ```\n> quoted <i>open", model="~~~")
+    history.add_tool_result("c2", "~~~\n<svg onload=alert(9)>\n~~~", name="```")
+    history.add_assistant("1. x\n   ~~~\n   open")
+    history.add_tool_result("c3", "<script>alert(10)</script>", name="t")
+    return history

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +23,10 @@ from .corpus import (
     ESCAPE_XSS_CASES,
     FUZZ_FRAGMENTS,
     HOSTILE_FIELDS,
+    HOSTILE_HISTORIES,
     assert_inert,
     mistune_render,
+    nested_open_fences_history,
     parse_tags,
     permissive_render,
 )
@@ -185,11 +188,51 @@ def test_every_field_of_a_history_transcript_is_escaped() -> None:
             model=field,
         )
         history.add_tool_result(field, f"</code><img src=x onerror=alert({i})>", name=field)
-    assert_renders_inert(history._repr_markdown_())  # to_markdown(..., escape_html=True)
-    assert "<img" in history.to_markdown()  # the plain .md export stays the raw transcript
+    assert_renders_inert(history._repr_markdown_())
+    # the .md export is the same inert transcript (it used to be raw: issue 17)
+    assert history.to_markdown() == history._repr_markdown_()
+    assert_renders_inert(history.to_markdown())
+
+
+@pytest.mark.parametrize("name", HOSTILE_HISTORIES)
+def test_a_saved_markdown_file_of_a_hostile_history_is_inert(name: str, tmp_path: Path) -> None:
+    """``ChatHistory.save("x.md")`` / ``%chat_history --save x.md``: a .md file may be opened by
+    any viewer, including one rendering raw HTML."""
+    history = ChatHistory(system="<script>alert('system')</script>")
+    for role, content, meta in HOSTILE_HISTORIES[name]:
+        history.add_message(role, content, **meta)
+    history.add_assistant("```\n<img src=x onerror=alert('cut')>")  # cut off at the very end
+    history.add_tool_result("c", "```\n<img src=x onerror=alert('tool')>\n```", name="t<b>")
+    text = history.save(tmp_path / "chat.md").read_text(encoding="utf-8")
+    assert text == history.to_markdown()
+    assert_renders_inert(text)
+    assert_renders_inert(text + "\n" + text)  # two exports pasted together stay inert too
+    for render in RENDERERS:
+        shown = text_of(render(text))
+        assert "<img src=x onerror=alert('tool')>" in shown  # tool output still shown, as text
+
+
+def test_the_markdown_export_still_reads_like_the_conversation() -> None:
+    history = ChatHistory()
+    history.add_user("What is `a < b`?")
+    history.add_assistant("It is **true** when a & b differ:\n\n```python\nprint(1 < 2)\n```")
+    text = history.to_markdown()
+    assert "`a < b`" in text and "print(1 < 2)" in text  # code kept verbatim
+    assert "a &amp; b" in text  # outside code, & and < are entities a renderer shows as is
+    html = permissive_render(text)
+    assert "<strong>true</strong>" in html and "a &amp; b differ" in html
 
 
 def test_chat_result_markdown_repr_is_inert() -> None:
     result = ChatResult(text="```html\n<img src=x onerror=alert(1)>")
     assert_renders_inert(result._repr_markdown_())
     assert result._repr_markdown_().endswith("```\n")
+
+
+def test_fences_left_open_in_containers_cannot_swallow_a_tool_result() -> None:
+    text = nested_open_fences_history().to_markdown()
+    assert_renders_inert(text)
+    for render in RENDERERS:
+        shown = text_of(render(text))
+        for payload in ("<img src=x onerror=alert(8)>", "<svg onload=alert(9)>"):
+            assert payload in shown  # shown as code, not run
