@@ -206,8 +206,8 @@ class Chat:
 
     # -- drivers: the same retry flow, sync and async --------------------------------------
 
-    def _retrying(self, attempt: Callable[[], T], req: PreparedRequest) -> T:
-        with deadlines.scope(req.deadline_s, self._clock):
+    def _retrying(self, attempt: Callable[[], T], req: PreparedRequest | None = None) -> T:
+        with deadlines.scope(req.deadline_s if req else None, self._clock):
             flow = retry_flow(self._retry, self._limiter, self._clock)
             wait = next(flow)
             while True:
@@ -219,8 +219,10 @@ class Chat:
                     wait = flow.send(exc)  # re-raises exc when no retry is left
                     log.info("retrying in %.2fs after %s", wait, exc)
 
-    async def _aretrying(self, attempt: Callable[[], Awaitable[T]], req: PreparedRequest) -> T:
-        with deadlines.scope(req.deadline_s, self._clock):
+    async def _aretrying(
+        self, attempt: Callable[[], Awaitable[T]], req: PreparedRequest | None = None
+    ) -> T:
+        with deadlines.scope(req.deadline_s if req else None, self._clock):
             return await self._aretry_loop(attempt)
 
     async def _aretry_loop(self, attempt: Callable[[], Awaitable[T]]) -> T:

@@ -202,7 +202,7 @@ def test_bad_input_is_refused_before_anything_is_sent(mode: str, server: FakeOpe
         (["a"], {"temperature": 9}, ValidationError, "temperature"),
         (["a"], {"completion_window": 24}, ValidationError, "'24h'"),
         (["a"], {"metadata": ["x"]}, ValidationError, "metadata"),
-        ([{"text": "a"}], {"template": "{missing}"}, KeyError, "missing"),
+        ([{"text": "a"}], {"template": "{missing}"}, ValidationError, "names {missing}"),
     ]
     for items, kw, error, message in cases:
         with pytest.raises(error, match=message):
