@@ -39,8 +39,10 @@ REPORT_EVERY = 0.1  # seconds between progress updates
 class Unfinished(LexiluxError):
     """The slot of an item the batch did not finish before it was interrupted."""
 
-    def __init__(self) -> None:
-        super().__init__("not finished: the batch was interrupted before this item was answered")
+    def __init__(
+        self, message: str = "not finished: the batch was interrupted before this item was answered"
+    ) -> None:
+        super().__init__(message)
 
 
 class MapResults(list[Any]):

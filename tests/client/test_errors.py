@@ -611,6 +611,8 @@ def _example(cls: type) -> LexiluxError:
         return cls("cut", partial_result=partial, cause=LexiluxConnectionError("reset"))
     if issubclass(cls, ChatIncompleteResponseError):
         return cls("gave up", partial_result=partial, continues=3, cause=ServerError("down"))
+    if cls.__name__ == "ExtractError":
+        return cls("did not validate", result=partial, errors=["age: not an integer"])
     if issubclass(cls, APIError):
         return cls(
             "refused",
