@@ -50,6 +50,10 @@ _OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--insert",), {"action": "store_true", "help": "Put the answer's code in a new cell below."}),
     (("--tools",), {"metavar": "F,G", "help": "Functions the model may call (notebook names)."}),
     (("--approve",), {"choices": APPROVALS, "help": "Tool calls: ask (default), always, never."}),
+    (
+        ("--schema",),
+        {"metavar": "NAME", "help": "Answer as JSON of this schema (-o: the value)."},
+    ),
 ]
 _COMPLETE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--max-continues",), {"type": int, "default": None, "help": "Continuation rounds (5)."}),

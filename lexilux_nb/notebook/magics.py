@@ -24,7 +24,7 @@ from ..context.cells import CellRecorder
 from ..context.prompt import compose_for
 from ..defaults import RESULT_VARIABLE
 from ..engine import Ask, Engine, Outcome, Turn, TurnInterrupted
-from . import arguments, fix, meter
+from . import arguments, fix, meter, schema_cell
 from .config import Endpoint, Target, build_chat, resolve_endpoint, target
 from .errors import ChatCellError, ChatInterrupted, describe_error, interrupted_message
 from .history_magic import history_command
@@ -220,6 +220,8 @@ class ChatMagics(Magics, ChatConfig):
             continuation = {"max_continues": self._max_continues(args), "ensure_complete": False}
         tools = tools_of(args, ns, self)
         ask = Ask(self._options(args, chosen), stream, continuation, tools=tools)
+        args.shape = schema_cell.shape_of(args, ns, chosen.endpoint.base_url.value, self.provider)
+        ask = schema_cell.shaped(ask, args.shape)
         if composed.bundle():  # what context went with the prompt, collapsed
             display(composed.bundle(), raw=True)
         if args.dry_run:
@@ -237,7 +239,7 @@ class ChatMagics(Magics, ChatConfig):
             if outcome.state == "failed" and not outcome.result.text:
                 return  # nothing arrived: _chat keeps the last answer
             ns[RESULT_VARIABLE] = outcome.result
-            if args.out:
+            if args.out and args.shape is None:  # with --schema: the validated value, below
                 ns[args.out] = outcome.result
 
         try:
@@ -271,6 +273,10 @@ class ChatMagics(Magics, ChatConfig):
             raise ChatCellError(describe_error(error, chosen.endpoint)) from None
         if args.insert and ended and ended[-1].state == "complete":
             fix.insert_code(self.shell, ended[-1].result.text)
+        if args.shape is not None and ended and ended[-1].state == "complete":
+            value = args.shape.value(ended[-1].result)
+            if args.out:
+                ns[args.out] = value
 
     def _max_continues(self, args: Any) -> int:
         """``--max-continues`` when given (0 included), else the configured default."""
