@@ -63,18 +63,35 @@ def footer_from_metadata(meta: dict[str, Any]) -> str:
     return " · ".join([*parts, *footer.extras])
 
 
+def calls_text(message: Any) -> str:
+    """What an assistant message asked to run (``tool_calls``), one line per call; plain text."""
+    calls = (message.get("tool_calls") or []) if message.get("role") == "assistant" else []
+    lines = []
+    for call in calls:
+        function = (call.get("function") or {}) if isinstance(call, dict) else {}
+        arguments = str(function.get("arguments") or "")
+        cut = arguments if len(arguments) <= 200 else arguments[:200] + "…"
+        lines.append(f"→ called {function.get('name') or '?'}({cut})")
+    return "\n".join(lines)
+
+
 class Transcript:
     """Renders history messages once each (cached by content) as bubbles in a scroll box."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str, str, str], str] = {}
 
-    def message(self, role: str, text: str, reasoning: str = "", note: str = "") -> str:
-        key = (role, text, reasoning, note)
+    def message(
+        self, role: str, text: str, reasoning: str = "", note: str = "", calls: str = ""
+    ) -> str:
+        key = (role, text, reasoning, note + calls)
         cached = self._cache.get(key)
         if cached is None:
             thinking = reasoning_details(render_markdown(reasoning)) if reasoning else ""
-            cached = self._cache[key] = bubble(role, thinking + render_markdown(text), note)
+            lines = calls.splitlines()
+            asked = "".join(f"<div style='{style.NOTE}'>{html.escape(c)}</div>" for c in lines)
+            body = thinking + (render_markdown(text) if text or not asked else "") + asked
+            cached = self._cache[key] = bubble(role, body, note)
         return cached
 
     def history(self, history: ChatHistory) -> str:
@@ -85,7 +102,8 @@ class Transcript:
             role = str(message["role"])
             note = footer_from_metadata(meta) if role == "assistant" else ""
             reasoning = str(meta.get("reasoning") or "")
-            parts.append(self.message(role, content_text(message.get("content")), reasoning, note))
+            text = content_text(message.get("content"))
+            parts.append(self.message(role, text, reasoning, note, calls_text(message)))
         body = "".join(parts) or EMPTY
         # column-reverse keeps the view scrolled to the newest message: wrap in one block
         return (
