@@ -30,6 +30,7 @@ from .errors import (
     url_secrets,
 )
 from .inflate import inflater, undecodable
+from .pool import PooledAsyncTransport
 from .sse import Event, SSEDecoder
 
 
@@ -172,7 +173,10 @@ class HttpClients:
         loop = asyncio.get_running_loop()
         entry = self._async.get(loop)
         if entry is None or entry[0].is_closed:
-            client = httpx.AsyncClient(**self._kwargs(httpx.AsyncHTTPTransport))
+            client = httpx.AsyncClient(
+                **self._kwargs(httpx.AsyncHTTPTransport),
+                transport=PooledAsyncTransport(verify=self._verify),
+            )
             closer = _closed_with_loop(client, lambda: self._async.pop(loop, None))
             entry = self._async[loop] = (client, closer)
         return entry[0]
