@@ -1,12 +1,12 @@
 """MCP servers as tools: :func:`mcp_tools` connects them with the official ``mcp`` SDK and returns
 :class:`~.tools.PythonTool` s whose async functions call the servers' tools.
 
-Every session lives on one event loop in a dedicated thread (:class:`_Loop`): the SDK's sessions
-must be entered and left in one task of one loop, and a notebook already runs a loop of its own.
-A tool call made from any thread or loop (the sync tool loop's ``asyncio.run``, a notebook cell,
-the panel's loop) is handed to that loop and awaited from where it was made. The tools go through
-the same tool loop, with the same approvals, as any Python function. The SDK is imported only when
-a server is connected (``pip install 'lexilux-nb[mcp]'``).
+Every session lives on the shared loop thread (:mod:`.loop_thread`, also the panel's and
+``map``'s): the SDK's sessions must be entered and left in one task of one loop, and a notebook
+already runs a loop of its own. A tool call made from any thread or loop (the sync tool loop's
+``asyncio.run``, a notebook cell, the panel's loop) is handed to that loop and awaited from where
+it was made. The tools go through the same tool loop, with the same approvals, as any Python
+function. The SDK is imported only when a server is connected (``pip install 'lexilux-nb[mcp]'``).
 
 :func:`registry` is the process-wide :class:`MCPTools` that ``%chat_mcp add`` fills: look a tool up
 by name with ``registry().tool(name)``.
@@ -23,6 +23,7 @@ import threading
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
+from . import loop_thread
 from .errors import LexiluxError, ValidationError, redact
 from .mcp_wire import BAD_NAME, MCPServer, _default_name, as_server, result_text
 from .models import FunctionTool
@@ -51,27 +52,13 @@ def _sdk() -> Any:
 
 
 class _Loop:
-    """An event loop running in a daemon thread; coroutines are submitted to it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    def _running(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="lexilux-mcp", daemon=True)
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
+    """The sessions' side of the shared loop thread (:mod:`.loop_thread`)."""
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        if threading.current_thread() is self._thread:
+        if loop_thread.on_loop_thread():
             coro.close()
             raise RuntimeError("an MCP call made on the MCP loop itself would wait for ever")
-        return asyncio.run_coroutine_threadsafe(coro, self._running())
+        return loop_thread.submit(coro)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
         future = self.submit(coro)
@@ -82,17 +69,12 @@ class _Loop:
             raise MCPServerError(f"no answer from the MCP server within {timeout:g}s") from None
 
     async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        if loop_thread.on_loop_thread():  # e.g. ``map`` from a cell: already where sessions live
+            return await coro
         return await asyncio.wrap_future(self.submit(coro))
 
     def stop(self) -> None:
-        with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=5)
-            if not thread.is_alive():
-                loop.close()
+        """Nothing to stop: the loop is shared (``%unload_ext`` stops it)."""
 
 
 def _unwrap(exc: BaseException) -> BaseException:

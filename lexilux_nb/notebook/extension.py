@@ -60,7 +60,7 @@ def load(shell: Any) -> ChatMagics:
 def unload(shell: Any) -> None:
     """Remove every magic and transform this package registered, close its client and stop the
     background loop (the panel's)."""
-    from . import background
+    from ..client import loop_thread
 
     map_progress.uninstall()
     for configurable in [c for c in shell.configurables if isinstance(c, ChatMagics)]:
@@ -78,5 +78,5 @@ def unload(shell: Any) -> None:
         manager.registry.pop(name, None)
     while route_questions in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(route_questions)
-    background.stop()
+    loop_thread.stop()
     mcp_magic.unregister(shell)

@@ -1,9 +1,9 @@
 """``ChatPanel``: a chat box beside your work, on the same ``ChatHistory`` as the cell magics.
 
-Turns run on the conversation engine (the one the cells use) on the background loop thread (see
-:mod:`.background` for the measurement), so the panel keeps streaming while cells run. It reads
-the same settings as the magics (``%chat_config``). A stopped answer is kept in the history,
-marked interrupted; Clear can be undone. State lives in widget traits: tests drive it with
+Turns run on the conversation engine (the one the cells use) on the dedicated loop thread (see the
+measurement in :mod:`lexilux_nb.client.loop_thread`), so the panel keeps streaming while cells run.
+It reads the same settings as the magics (``%chat_config``). A stopped answer is kept in the
+history, marked interrupted; Clear can be undone. State lives in widget traits: tests drive it with
 ``send.click()`` and read ``transcript.value`` and ``status.value``.
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..client import loop_thread
 from ..client.chat import Chat
 from ..client.errors import LexiluxError, redact
 from ..client.history import ChatHistory
@@ -25,7 +26,6 @@ from ..defaults import HISTORY, MAX_CONTINUES
 from ..engine import Ask, Engine, Outcome, Tools, Turn, history_changed, watch_history
 from ..engine.view import Show
 from ..markup.style import status_html
-from . import background
 from .live import LiveAnswer
 from .namespace import get_history
 from .progress import ContinuationBar
@@ -276,7 +276,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         self._reset_progress(continuing)
         self._set_status("…")
         view = PanelView(self, prompt)  # the question shows at once, before the request starts
-        background.submit(self._run(turn, view, continuing))
+        loop_thread.submit(self._run(turn, view, continuing))
 
     def _content(self, prompt: str) -> Any:
         from ..context.prompt import compose_for
@@ -290,7 +290,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         if not self.running or self._stop_requested:
             return
         self._stop_requested = True  # seen by _run if its task has not started yet
-        background.cancel(self._task)
+        loop_thread.cancel(self._task)
 
     def _reset_progress(self, continuing: bool) -> None:
         """Hide the bar for a plain answer; start it at round 1 for a continued one."""

@@ -142,6 +142,14 @@ async def test_async_add_and_close(http_url: str) -> None:
             await added[0].function(a=1, b=1)
 
 
+def test_a_tool_awaited_on_the_shared_loop_itself_runs(tools: MCPTools) -> None:
+    """``map`` from a cell and the panel run on the loop the sessions live on: no hand-over."""
+    from lexilux_nb.client import loop_thread
+
+    add = tools.tool("add")
+    assert loop_thread.submit(add.function(a=2, b=3)).result(TIMEOUT) == "5"
+
+
 def test_close_ends_the_server_process_and_the_tools() -> None:
     owner = mcp_tools(STDIO, timeout_s=TIMEOUT)
     pid = int(str(call(owner.tool("stats"))).split()[0].removeprefix("pid="))
@@ -150,7 +158,6 @@ def test_close_ends_the_server_process_and_the_tools() -> None:
     owner.close()  # idempotent
     with pytest.raises(MCPServerError, match="closed"):
         call(add, a=1, b=2)
-    assert owner._loop._thread is None  # a call on a closed tool does not restart the loop
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -19,7 +19,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import lexilux_nb
 from lexilux_nb import Chat, ChatHistory, ValidationError
-from lexilux_nb.notebook import background
+from lexilux_nb.client import loop_thread
 from lexilux_nb.notebook.panel import ChatPanel
 from lexilux_nb.testing import FakeOpenAIServer, Reply
 
@@ -34,7 +34,7 @@ DONE = 5.0  # generous upper bound for an answer that should finish at once
 
 def close_chat(chat: Chat) -> None:
     """Close the chat's async client on the loop that made it, then the rest."""
-    background.submit(chat.aclose()).result(timeout=5)
+    loop_thread.submit(chat.aclose()).result(timeout=5)
 
 
 @pytest.fixture

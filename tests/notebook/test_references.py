@@ -376,7 +376,7 @@ def test_plain_values_show_no_context_item(server: Any, run: Any, shell: Any, ke
 
 
 def test_the_panel_interpolates_like_the_cell(server: Any, shell: Any, magics: Any) -> None:
-    from lexilux_nb.notebook import background
+    from lexilux_nb.client import loop_thread
     from lexilux_nb.notebook.panel import ChatPanel
 
     cell(shell, "df = __import__('pandas').DataFrame({'k': [1, 2]})")
@@ -398,7 +398,7 @@ def test_the_panel_interpolates_like_the_cell(server: Any, shell: Any, magics: A
     finally:
         panel.cancel()
         panel.wait(5)
-        background.submit(panel.engine.chat.aclose()).result(timeout=5)
+        loop_thread.submit(panel.engine.chat.aclose()).result(timeout=5)
         panel.close()
 
 

@@ -15,8 +15,9 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from lexilux_nb import Chat, ChatHistory
+from lexilux_nb.client import loop_thread
 from lexilux_nb.engine import Ask, Engine, Tools, Turn
-from lexilux_nb.notebook import approval, background
+from lexilux_nb.notebook import approval
 from lexilux_nb.notebook.panel import ChatPanel
 from lexilux_nb.notebook.views import WidgetView
 from lexilux_nb.testing import FakeOpenAIServer, Reply
@@ -297,7 +298,7 @@ def _wait_for_prompt(panel: Any) -> Any:
 def panel_chat(server: FakeOpenAIServer) -> Iterator[Chat]:
     made = Chat(base_url=server.base_url, model="m", max_retries=0)
     yield made
-    background.submit(made.aclose()).result(timeout=5)
+    loop_thread.submit(made.aclose()).result(timeout=5)
 
 
 @pytest.mark.parametrize("button", ["run_once", "deny"])

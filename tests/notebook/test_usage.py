@@ -10,10 +10,10 @@ import threading
 import pytest
 
 from lexilux_nb import Chat
+from lexilux_nb.client import loop_thread
 from lexilux_nb.client.models import Usage
 from lexilux_nb.engine import usage
 from lexilux_nb.engine.usage import LEDGER, Ledger, format_cost, price
-from lexilux_nb.notebook import background
 from lexilux_nb.notebook.panel import ChatPanel
 from lexilux_nb.testing import FakeOpenAIServer, Reply
 
@@ -164,7 +164,7 @@ def test_panel_turns_are_recorded_in_the_same_ledger(server: FakeOpenAIServer):
         assert panel.wait(5.0)
     finally:
         panel.close()
-        background.submit(chat.aclose()).result(timeout=5)
+        loop_thread.submit(chat.aclose()).result(timeout=5)
     (totals,) = LEDGER.totals()
     assert totals.model == "panel-model" and totals.requests == 1
     assert totals.input_tokens > 0 and totals.output_tokens == 3  # "from", " the", " panel"
