@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,7 +16,7 @@ from lexilux_nb.client.errors import ValidationError
 from lexilux_nb.client.mcp import MCPServer, MCPServerError, MCPTools, mcp_tools
 from lexilux_nb.client.tools import PythonTool
 from lexilux_nb.testing import FakeOpenAIServer, Reply
-from tests.fixtures.mcp_http import SERVER, serve_http
+from tests.fixtures.mcp_http import SERVER, ended, serve_http
 
 STDIO = [sys.executable, SERVER]
 TIMEOUT = 120.0  # the machine may be busy: starting the SDK takes seconds
@@ -158,15 +156,7 @@ def test_close_ends_the_server_process_and_the_tools() -> None:
     owner.close()  # idempotent
     with pytest.raises(MCPServerError, match="closed"):
         call(add, a=1, b=2)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail(f"the MCP server process {pid} still runs after close()")
+    assert ended(pid, 20), f"the MCP server process {pid} still runs after close()"
 
 
 def test_two_servers_need_prefixes_when_their_tools_clash(tools: MCPTools) -> None:

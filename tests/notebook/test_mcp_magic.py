@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 pytest.importorskip("mcp")
 from jupyter_client.manager import start_new_kernel
 
-from tests.fixtures.mcp_http import SERVER, serve_http
+from tests.fixtures.mcp_http import SERVER, ended, serve_http
 
 TIMEOUT = 180.0  # a busy machine: the kernel and the SDK take seconds to start
 
@@ -83,15 +82,7 @@ def test_add_list_call_and_remove_a_stdio_server(kernel: Any) -> None:
     removed = run(kernel, "%chat_mcp remove tests")
     assert "removed MCP server tests" in text(removed)
     assert "no MCP servers yet" in text(run(kernel, "%chat_mcp list"))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail(f"the server process {pid} still runs after %chat_mcp remove")
+    assert ended(pid, 30), f"the server process {pid} still runs after %chat_mcp remove"
 
 
 def test_add_an_http_server_by_url(kernel: Any) -> None:
