@@ -16,6 +16,7 @@ import lexilux_nb
 from lexilux_nb.client.history import ChatHistory
 from lexilux_nb.client.models import ChatResult
 from lexilux_nb.engine.turn import KEY, Turn
+from tests.churn import churning
 
 from .conftest import assert_aligned
 
@@ -80,24 +81,16 @@ def test_two_threads_commit_thousands_of_turns_without_losing_one() -> None:
 def test_mutations_from_another_thread_during_reads_never_raise() -> None:
     """pop/clear/splice racing with the readers a view uses (iteration, metadata, repr)."""
     history = ChatHistory()
-    stop = threading.Event()
-    errors: list[BaseException] = []
 
     def churn() -> None:
-        try:
-            while not stop.is_set():
-                _commit(history, "q")
-                history.remove_last_round()
-                _commit(history, "q2")
-                history.pop()
-                history.pop()
-                history.clear() if len(history) > 50 else None
-        except BaseException as exc:
-            errors.append(exc)
+        _commit(history, "q")
+        history.remove_last_round()
+        _commit(history, "q2")
+        history.pop()
+        history.pop()
+        history.clear() if len(history) > 50 else None
 
-    thread = threading.Thread(target=churn)
-    thread.start()
-    try:
+    with churning(churn):
         for _ in range(3000):
             snap = history.snapshot()
             for i, _message in enumerate(snap):
@@ -106,10 +99,6 @@ def test_mutations_from_another_thread_during_reads_never_raise() -> None:
             history.statistics()
             list(reversed(history))
             assert_aligned(snap)
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not errors, errors[0]
 
 
 # -- Ctrl-C at every line of Turn.commit -------------------------------------------------------

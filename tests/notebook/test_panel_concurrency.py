@@ -5,6 +5,7 @@ into the loop."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from lexilux_nb import Chat, ChatHistory
 from lexilux_nb.testing import Reply
+from tests.churn import churning
 
 from .test_panel import (  # noqa: F401  (fixtures)
     DONE,
@@ -80,35 +82,23 @@ def test_a_change_during_a_running_turn(make_panel: Any, make_server: Any, chang
 def test_refreshes_while_another_thread_churns_the_history(make_panel: Any) -> None:
     ns: dict[str, Any] = {"conv": ChatHistory()}
     panel = make_panel("conv", namespace=ns)
-    stop = threading.Event()
-    errors: list[BaseException] = []
+    counter = itertools.count(1)
 
     def churn() -> None:  # every change also notifies the panel (history_changed -> refresh)
         from lexilux_nb.client.models import ChatResult
         from lexilux_nb.engine import Turn
 
-        try:
-            i = 0
-            while not stop.is_set():
-                i += 1
-                Turn(f"q{i}", ns["conv"], key=f"k{i % 3}").commit(ChatResult(text=f"a{i}"))
-                if i % 7 == 0:
-                    ns["conv"].clear()
-                if i % 11 == 0:
-                    ns["conv"].remove_last_round()
-        except BaseException as exc:
-            errors.append(exc)
+        i = next(counter)
+        Turn(f"q{i}", ns["conv"], key=f"k{i % 3}").commit(ChatResult(text=f"a{i}"))
+        if i % 7 == 0:
+            ns["conv"].clear()
+        if i % 11 == 0:
+            ns["conv"].remove_last_round()
 
-    worker = threading.Thread(target=churn)
-    worker.start()
-    try:
+    with churning(churn, DONE):
         for _ in range(300):
             panel.refresh_button.click()
-            assert "Error" not in panel.status.value and "rror" not in panel.status.value
-    finally:
-        stop.set()
-        worker.join(DONE)
-    assert not errors, errors[0]
+            assert "rror" not in panel.status.value
     _aligned(ns["conv"])
     panel.refresh_button.click()
     assert panel.transcript.value == panel._render.history(ns["conv"])
@@ -118,20 +108,9 @@ def test_refreshes_while_another_thread_churns_the_history(make_panel: Any) -> N
 def test_clear_and_undo_during_churn_keep_the_history_aligned(make_panel: Any) -> None:
     ns: dict[str, Any] = {"conv": ChatHistory().add_user("q").add_assistant("a")}
     panel = make_panel("conv", namespace=ns)
-    stop = threading.Event()
-
-    def churn() -> None:
-        while not stop.is_set():
-            ns["conv"].add_user("u").add_assistant("v")
-
-    worker = threading.Thread(target=churn)
-    worker.start()
-    try:
+    with churning(lambda: ns["conv"].add_user("u").add_assistant("v"), DONE):
         for _ in range(100):
             panel.clear.click()
             panel.undo.click()
             _aligned(ns["conv"])
-    finally:
-        stop.set()
-        worker.join(DONE)
     assert not panel.send.disabled
