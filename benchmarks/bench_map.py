@@ -11,7 +11,8 @@ the only wait). Contenders, each in its own fresh process, side by side in one r
 The server is a separate process (plain asyncio streams, keep-alive, one canned
 ``chat.completion``), so it shares no GIL with the client; its own capacity is shown by a raw
 asyncio client row (sockets, no HTTP library). Peak RSS (``VmHWM`` growth) of ``Chat.map`` for
-2,000 and 20,000 items is measured in fresh processes too.
+2,000 and 20,000 items is measured in fresh processes too, and split with ``tracemalloc`` into
+what the returned results hold and what the run needed above that (flat in N is the target).
 
 Run: ``python benchmarks/bench_map.py [--n 2000] [--repeat 3]`` (about a minute).
 """
@@ -87,7 +88,7 @@ prompts = [f"Classify ticket {{i}}: the app crashes when I press save" for i in 
 import httpx  # imports are not part of the timed run
 if who == "sdk":
     from openai import AsyncOpenAI
-if who in ("map", "amap"):
+if who in ("map", "amap", "traced"):
     from lexilux_nb import Chat
 before = peak()
 
@@ -139,6 +140,13 @@ else:
     chat = Chat(base_url=url, model="m", max_retries=0)
     if who == "amap":
         out = asyncio.run(chat.amap(prompts, concurrency=conc, progress=False))
+    elif who == "traced":  # Python's own allocations: what the results hold vs the run's peak
+        import tracemalloc
+        tracemalloc.start()
+        out = chat.map(prompts, concurrency=conc, progress=False)
+        held, top = tracemalloc.get_traced_memory()
+        print(time.perf_counter() - start, held, top)
+        raise SystemExit
     else:
         out = chat.map(prompts, concurrency=conc, progress=False)
     assert len(out) == n and not out.errors and out[0].text == "positive", out.errors
@@ -156,6 +164,17 @@ def _child(url: str, who: str, n: int, concurrency: int) -> tuple[float, int]:
         text=True,
     ).stdout.split()
     return float(out[0]), int(out[1])
+
+
+def _traced(url: str, n: int, concurrency: int) -> tuple[float, int, int]:
+    code = CHILD.format(root=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", code, url, "traced", str(n), str(concurrency)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return float(out[0]), int(out[1]), int(out[2])
 
 
 def main() -> None:
@@ -199,11 +218,18 @@ def main() -> None:
             )
         sdk, ours = statistics.median(walls["sdk"]), statistics.median(walls["amap"])
         print(f"\n`chat.amap` is {sdk / ours:.2f}x the SDK's speed.\n")
-        print("| items | `chat.map` peak RSS growth (MB) | wall (s) |")
-        print("|---|---|---|")
+        print(
+            "| items | `chat.map` peak RSS growth (MB) | traced: results held (MB) "
+            "| traced: peak above the results (MB) | results per item (KB) |"
+        )
+        print("|---|---|---|---|---|")
         for size in (n, args.big):
-            wall, grown = _child(url, "map", size, conc)
-            print(f"| {size:,} | {grown / 1024:.1f} | {wall:.2f} |")
+            _, grown = _child(url, "map", size, conc)
+            _, held, top = _traced(url, size, conc)
+            print(
+                f"| {size:,} | {grown / 1024:.1f} | {held / 2**20:.1f} | "
+                f"{(top - held) / 2**20:.1f} | {held / size / 1024:.1f} |"
+            )
     finally:
         server.terminate()
         server.wait(10)
