@@ -17,6 +17,7 @@ import httpx
 from .. import __version__
 from . import batch as _batch
 from . import deadline as deadlines
+from . import mapping as _mapping
 from . import structured
 from . import toolloop as tools
 from .accumulate import StreamAccumulator
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
     from typing import Unpack
 
     from .history import ChatHistory
-    from .mapping import MapResults
 
 log = logging.getLogger("lexilux_nb")
 T = TypeVar("T")
@@ -419,79 +419,12 @@ class Chat:
 
         return AsyncStreamingIterator(run, shown.result)
 
-    # -- structured output (logic in client/structured.py) ------------------------------------
-
-    def extract(self, messages: Any, schema: Any, **options: Any) -> Any:
-        """The answer as a validated ``schema`` value (see :func:`.structured.extract`)."""
-        return structured.extract(self, messages, schema, **options)
-
-    async def aextract(self, messages: Any, schema: Any, **options: Any) -> Any:
-        return await structured.aextract(self, messages, schema, **options)
-
-    # -- batch over data (logic in client/mapping.py) ---------------------------------------
-
-    def map(
-        self,
-        items: Any,
-        template: str | None = None,
-        *,
-        concurrency: int = 8,
-        rate_limit: float | tuple[int, float] | None = None,
-        on_error: str = "keep",
-        progress: Any = True,
-        cache: Any = None,
-        schema: Any = None,
-        **options: Any,
-    ) -> MapResults:
-        """One prompt per item (a list, a pandas Series, or a DataFrame with ``template``), sent
-        ``concurrency`` at a time; results in item order. Works with and without a running loop
-        (a notebook cell needs no ``await``); Ctrl-C returns the finished slots (the others hold
-        ``Unfinished``). See :mod:`lexilux_nb.client.mapping`."""
-        from .mapping import map_items
-
-        return map_items(
-            self,
-            items,
-            template,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            on_error=on_error,
-            progress=progress,
-            cache=cache,
-            schema=schema,
-            **options,
-        )
-
-    async def amap(
-        self,
-        items: Any,
-        template: str | None = None,
-        *,
-        concurrency: int = 8,
-        rate_limit: float | tuple[int, float] | None = None,
-        on_error: str = "keep",
-        progress: Any = True,
-        cache: Any = None,
-        schema: Any = None,
-        **options: Any,
-    ) -> MapResults:
-        """Async :meth:`map`."""
-        from .mapping import amap
-
-        return await amap(
-            self,
-            items,
-            template,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            on_error=on_error,
-            progress=progress,
-            cache=cache,
-            schema=schema,
-            **options,
-        )
-
-    # -- the provider Batch API: chat.batch(items).results(), chat.batch_job(id) after a restart
+    # -- structured output, batch over data, the Batch API: functions of a Chat, bound here --
+    extract = structured.extract  # the answer as a validated schema value
+    aextract = structured.aextract
+    map = _mapping.map_items  # one prompt per item, concurrently, in item order
+    amap = _mapping.amap
+    # the provider Batch API: chat.batch(items).results(), chat.batch_job(id) after a restart
     batch = _batch.submit
     abatch = _batch.asubmit
     batch_job = _batch.job

@@ -155,7 +155,7 @@ async def amap(
     template: str | None = None,
     *,
     concurrency: int = 8,
-    rate_limit: Any = None,
+    rate_limit: float | tuple[int, float] | None = None,
     on_error: str = "keep",
     progress: Any = True,
     cache: Any = None,
@@ -163,7 +163,7 @@ async def amap(
     column: str | None = None,
     **options: Any,
 ) -> MapResults:
-    """Results in item order; see the module docstring and ``Chat.map``."""
+    """Async :func:`map_items` (``chat.amap``): results in item order."""
     if on_error not in ("keep", "raise"):
         raise ValidationError(f"on_error must be 'keep' or 'raise', got {on_error!r}")
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -261,12 +261,33 @@ def map_items(
     items: Iterable[Any],
     template: str | None = None,
     *,
+    concurrency: int = 8,
+    rate_limit: float | tuple[int, float] | None = None,
+    on_error: str = "keep",
     progress: Any = True,
+    cache: Any = None,
+    schema: Any = None,
     column: str | None = None,
-    **kw: Any,
+    **options: Any,
 ) -> MapResults:
-    """The sync form: plain Python, or a notebook cell (no ``await``), see the module docstring."""
+    """One prompt per item (a list, a pandas Series, or a DataFrame with ``template``), sent
+    ``concurrency`` at a time; results in item order. Works with and without a running loop
+    (a notebook cell needs no ``await``); Ctrl-C returns the finished slots (the others hold
+    ``Unfinished``). ``chat.map``; :func:`amap` is ``chat.amap``. See the module docstring."""
     prompts = render_items(items, template, column=column)
     shown = resolve_progress(progress, len(prompts))  # built here: a widget is displayed by
     # the caller's thread, in the caller's cell
-    return run_to_end(lambda: amap(chat, prompts, None, progress=shown, **kw))
+    return run_to_end(
+        lambda: amap(
+            chat,
+            prompts,
+            None,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            on_error=on_error,
+            progress=shown,
+            cache=cache,
+            schema=schema,
+            **options,
+        )
+    )
