@@ -226,6 +226,17 @@ def launch_lab(root: Path, base_url: str) -> Iterator[dict[str, str]]:
         log.close()
 
 
+@contextmanager
+def notebook_lab(
+    tmp_path_factory: Any, name: str, cells: Sequence[str], base_url: str
+) -> Iterator[dict[str, str]]:
+    """A JupyterLab serving ``{name}.ipynb`` made of ``cells``; its kernels talk to ``base_url``."""
+    root = tmp_path_factory.mktemp(name)
+    write_notebook(root / f"{name}.ipynb", cells)
+    with launch_lab(root, base_url) as info:
+        yield {**info, "notebook": f"{name}.ipynb"}
+
+
 @pytest.fixture(scope="module")
 def lab(servers, tmp_path_factory) -> Iterator[dict[str, str]]:
     main, locked = servers

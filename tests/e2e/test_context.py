@@ -13,7 +13,7 @@ import pytest
 
 from lexilux_nb.testing import FakeOpenAIServer, Reply
 
-from .conftest import _require, launch_lab, open_notebook, run_all, shot, write_notebook
+from .conftest import _require, notebook_lab, run_all, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -37,17 +37,8 @@ def server() -> Any:
 
 @pytest.fixture(scope="module")
 def lab(server: Any, tmp_path_factory: Any) -> Any:
-    root = tmp_path_factory.mktemp("context")
-    write_notebook(root / "context.ipynb", CELLS)
-    with launch_lab(root, server.base_url) as info:
-        yield {**info, "notebook": "context.ipynb"}
-
-
-@pytest.fixture(scope="module")
-def page(browser: Any, lab: Any) -> Any:
-    opened = open_notebook(browser, lab, lab["notebook"])
-    yield opened
-    opened.context.close()
+    with notebook_lab(tmp_path_factory, "context", CELLS, server.base_url) as info:
+        yield info
 
 
 def test_a_dataframe_and_a_figure_reach_the_model_and_the_cell_shows_the_context(

@@ -9,7 +9,7 @@ import pytest
 
 from lexilux_nb.testing import FakeOpenAIServer, RecordedRequest, Reply
 
-from .conftest import _require, launch_lab, open_notebook, shot, write_notebook
+from .conftest import _require, notebook_lab, shot
 from .test_browser import cell, run, wait_done
 
 pytestmark = pytest.mark.e2e
@@ -44,17 +44,8 @@ def servers() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture(scope="module")
 def lab(servers, tmp_path_factory):
-    root = tmp_path_factory.mktemp("fixlab")
-    write_notebook(root / "fix.ipynb", CELLS)
-    with launch_lab(root, servers.base_url) as info:
-        yield {**info, "notebook": "fix.ipynb"}
-
-
-@pytest.fixture(scope="module")
-def page(browser, lab):
-    page = open_notebook(browser, lab, lab["notebook"])
-    yield page
-    page.context.close()
+    with notebook_lab(tmp_path_factory, "fix", CELLS, servers.base_url) as info:
+        yield info
 
 
 def chats(server: FakeOpenAIServer) -> list[RecordedRequest]:

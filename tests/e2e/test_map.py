@@ -13,7 +13,7 @@ import pytest
 from lexilux_nb.testing import FakeOpenAIServer
 from lexilux_nb.testing.replies import echo_reply
 
-from .conftest import _require, launch_lab, open_notebook, shot, write_notebook
+from .conftest import _require, notebook_lab, open_notebook, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -38,10 +38,8 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture(scope="module")
 def lab(server: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    root = tmp_path_factory.mktemp("map")
-    write_notebook(root / "map.ipynb", CELLS)
-    with launch_lab(root, server.base_url) as info:
-        yield {**info, "notebook": "map.ipynb"}
+    with notebook_lab(tmp_path_factory, "map", CELLS, server.base_url) as info:
+        yield info
 
 
 def run_cell(page: Any, index: int) -> None:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .conftest import launch_lab, open_notebook, run_all, shot, write_notebook
+from .conftest import notebook_lab, open_notebook, run_all, shot
 from .probes import contrast
 
 pytestmark = pytest.mark.e2e
@@ -51,10 +51,8 @@ THEMES = {
 @pytest.fixture(scope="module")
 def lab(servers, tmp_path_factory):
     main, _ = servers
-    root = tmp_path_factory.mktemp("themes")
-    write_notebook(root / "themes.ipynb", CELLS)
-    with launch_lab(root, main.base_url) as info:
-        yield {**info, "notebook": "themes.ipynb"}
+    with notebook_lab(tmp_path_factory, "themes", CELLS, main.base_url) as info:
+        yield info
 
 
 @pytest.fixture(scope="module")

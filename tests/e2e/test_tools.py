@@ -15,7 +15,7 @@ import pytest
 
 from lexilux_nb.testing import FakeOpenAIServer, RecordedRequest, Reply
 
-from .conftest import launch_lab, open_notebook, shot, write_notebook
+from .conftest import notebook_lab, shot
 from .test_browser import busy, cell, run, wait_done
 
 pytestmark = pytest.mark.e2e
@@ -53,17 +53,8 @@ def fake() -> FakeOpenAIServer:
 
 @pytest.fixture(scope="module")
 def lab(fake, tmp_path_factory):
-    root = tmp_path_factory.mktemp("tools")
-    write_notebook(root / "tools.ipynb", CELLS)
-    with launch_lab(root, fake.base_url) as info:
-        yield {**info, "notebook": "tools.ipynb"}
-
-
-@pytest.fixture(scope="module")
-def page(browser, lab):
-    page = open_notebook(browser, lab, lab["notebook"])
-    yield page
-    page.context.close()
+    with notebook_lab(tmp_path_factory, "tools", CELLS, fake.base_url) as info:
+        yield info
 
 
 def use_theme(page, theme: str) -> None:
