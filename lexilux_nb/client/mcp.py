@@ -48,33 +48,29 @@ def _sdk() -> Any:
     return mcp
 
 
-# -- one loop thread for every session -----------------------------------------------------------
+# -- every session on the shared loop thread (:mod:`.loop_thread`) ---------------------------------
 
 
-class _Loop:
-    """The sessions' side of the shared loop thread (:mod:`.loop_thread`)."""
+def _submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    if loop_thread.on_loop_thread():
+        coro.close()
+        raise RuntimeError("an MCP call made on the MCP loop itself would wait for ever")
+    return loop_thread.submit(coro)
 
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        if loop_thread.on_loop_thread():
-            coro.close()
-            raise RuntimeError("an MCP call made on the MCP loop itself would wait for ever")
-        return loop_thread.submit(coro)
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
-        future = self.submit(coro)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise MCPServerError(f"no answer from the MCP server within {timeout:g}s") from None
+def _run(coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+    future = _submit(coro)
+    try:
+        return future.result(timeout)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise MCPServerError(f"no answer from the MCP server within {timeout:g}s") from None
 
-    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
-        if loop_thread.on_loop_thread():  # e.g. ``map`` from a cell: already where sessions live
-            return await coro
-        return await asyncio.wrap_future(self.submit(coro))
 
-    def stop(self) -> None:
-        """Nothing to stop: the loop is shared (``%unload_ext`` stops it)."""
+async def _arun(coro: Coroutine[Any, Any, T]) -> T:
+    if loop_thread.on_loop_thread():  # e.g. ``map`` from a cell: already where sessions live
+        return await coro
+    return await asyncio.wrap_future(_submit(coro))
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -210,7 +206,6 @@ class MCPTools(Sequence[PythonTool]):
             raise ValidationError(f"timeout_s must be a positive number, got {timeout_s!r}")
         self.timeout_s = float(timeout_s)
         self.prefix = prefix
-        self._loop = _Loop()
         self._lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
         self._tools: dict[str, list[PythonTool]] = {}
@@ -249,11 +244,11 @@ class MCPTools(Sequence[PythonTool]):
         self._check_new(spec)
         _sdk()
         session = _Session(spec, self.timeout_s)
-        self._loop.run(session.open(), self.timeout_s + 5)
+        _run(session.open(), self.timeout_s + 5)
         try:
             return self._adopt(session)
         except BaseException:
-            self._loop.run(session.close(), 15)
+            _run(session.close(), 15)
             raise
 
     async def aadd(self, name: str, server: Any = None, **fields: Any) -> list[PythonTool]:
@@ -262,23 +257,22 @@ class MCPTools(Sequence[PythonTool]):
         self._check_new(spec)
         _sdk()
         session = _Session(spec, self.timeout_s)
-        await self._loop.arun(session.open())
+        await _arun(session.open())
         try:
             return self._adopt(session)
         except BaseException:
-            await self._loop.arun(session.close())
+            await _arun(session.close())
             raise
 
     def _tool(self, session: _Session, listed: Any) -> PythonTool:
         remote = str(listed.name)
         exposed = f"{session.server.name}_{remote}" if self.prefix else remote
         exposed = BAD_NAME.sub("_", exposed)[:64]
-        loop = self._loop
 
         async def call(**arguments: Any) -> str:
-            if session.closed:  # checked here: a closed owner's loop thread is not restarted
+            if session.closed:
                 raise MCPServerError(f"MCP server {session.server.name!r} is closed")
-            return await loop.arun(session.call(remote, arguments))
+            return await _arun(session.call(remote, arguments))
 
         description = listed.description or getattr(listed, "title", None) or ""
         call.__name__ = exposed
@@ -334,16 +328,15 @@ class MCPTools(Sequence[PythonTool]):
 
     def remove(self, name: str) -> None:
         """Close one server's session (its process ends); its tools stop working."""
-        self._loop.run(self._pop(name).close(), 15)
+        _run(self._pop(name).close(), 15)
 
     async def aremove(self, name: str) -> None:
-        await self._loop.arun(self._pop(name).close())
+        await _arun(self._pop(name).close())
 
     def close(self) -> None:
-        """Close every session and stop the loop thread. Idempotent."""
+        """Close every session (the shared loop thread stays for others). Idempotent."""
         for name in list(self.servers):
             self.remove(name)
-        self._loop.stop()
         if self._exit_hook:
             atexit.unregister(self.close)
             self._exit_hook = False
@@ -351,7 +344,6 @@ class MCPTools(Sequence[PythonTool]):
     async def aclose(self) -> None:
         for name in list(self.servers):
             await self.aremove(name)
-        self._loop.stop()
 
     def __enter__(self) -> MCPTools:
         return self
