@@ -155,7 +155,8 @@ print(wall, peak() - before)
 """
 
 
-def _child(url: str, who: str, n: int, concurrency: int) -> tuple[float, int]:
+def _child(url: str, who: str, n: int, concurrency: int) -> list[float]:
+    """What the child printed: wall seconds, then its memory figures."""
     code = CHILD.format(root=str(ROOT))
     out = subprocess.run(
         [sys.executable, "-c", code, url, who, str(n), str(concurrency)],
@@ -163,18 +164,7 @@ def _child(url: str, who: str, n: int, concurrency: int) -> tuple[float, int]:
         capture_output=True,
         text=True,
     ).stdout.split()
-    return float(out[0]), int(out[1])
-
-
-def _traced(url: str, n: int, concurrency: int) -> tuple[float, int, int]:
-    code = CHILD.format(root=str(ROOT))
-    out = subprocess.run(
-        [sys.executable, "-c", code, url, "traced", str(n), str(concurrency)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    return float(out[0]), int(out[1]), int(out[2])
+    return [float(x) for x in out]
 
 
 def main() -> None:
@@ -200,7 +190,7 @@ def main() -> None:
             "sdk": "`AsyncOpenAI` + `Semaphore`",
         }
         walls: dict[str, list[float]] = {k: [] for k in names}
-        rss: dict[str, list[int]] = {k: [] for k in names}
+        rss: dict[str, list[float]] = {k: [] for k in names}
         for _ in range(args.repeat):  # interleaved, so machine load hits every contender alike
             for who in names:
                 wall, grown = _child(url, who, n, conc)
@@ -220,15 +210,15 @@ def main() -> None:
         print(f"\n`chat.amap` is {sdk / ours:.2f}x the SDK's speed.\n")
         print(
             "| items | `chat.map` peak RSS growth (MB) | traced: results held (MB) "
-            "| traced: peak above the results (MB) | results per item (KB) |"
+            "| traced: peak above the results (MB) |"
         )
-        print("|---|---|---|---|---|")
+        print("|---|---|---|---|")
         for size in (n, args.big):
             _, grown = _child(url, "map", size, conc)
-            _, held, top = _traced(url, size, conc)
+            _, held, top = _child(url, "traced", size, conc)
             print(
                 f"| {size:,} | {grown / 1024:.1f} | {held / 2**20:.1f} | "
-                f"{(top - held) / 2**20:.1f} | {held / size / 1024:.1f} |"
+                f"{(top - held) / 2**20:.1f} |"
             )
     finally:
         server.terminate()
