@@ -1,20 +1,19 @@
 """A prompt as sent from a notebook: placeholders filled, ``--context N`` cells prepended, and a
-collapsed record of what context went with it.
+record of what context went with it.
 
 The cell magics and the chat panel both build their prompt here, so they accept the same
-references. What was sent is shown (a ``<details>`` item, inert: every piece escaped) and the
+references. What was sent is shown (a bounded side item, inert: every piece escaped) and the
 dry run shows the same message, images as placeholders.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..client.messages import content_text
-from ..markup.style import MUTED, SUBTLE_BG
+from ..markup.style import item_block
 from . import references
 from .cells import CellRecord, recorder_of
 from .describe import Caps, describe
@@ -32,18 +31,11 @@ class Composed:
     sent: list[str] = field(default_factory=list)
 
     def bundle(self) -> dict[str, str] | None:
-        """A collapsed "Context sent" item (None when nothing beyond plain values was sent)."""
+        """A "Context sent" item (None when nothing beyond plain values was sent)."""
         if not self.sent:
             return None
         summary = "Context sent: " + "; ".join(self.sent)
-        body = content_text(self.content)
-        shown = (
-            f"<details class='lexilux-context' style='margin:.2em 0;font-size:.85em'>"
-            f"<summary style='color:{MUTED};cursor:pointer'>{html.escape(summary)}</summary>"
-            f"<pre style='white-space:pre-wrap;overflow-wrap:anywhere;background:{SUBTLE_BG};"
-            f"padding:6px 10px;border-radius:4px;max-height:24em;overflow:auto'>"
-            f"{html.escape(body)}</pre></details>"
-        )
+        shown = item_block(summary, [("", content_text(self.content))], kind="context")
         return {"text/plain": "ⓘ " + summary, "text/html": shown}
 
 

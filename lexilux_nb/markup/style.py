@@ -35,6 +35,7 @@ __all__ = [
     "WARN",
     "bubble_style",
     "footer_html",
+    "item_block",
     "note_html",
     "reasoning_block",
     "reasoning_details",
@@ -135,6 +136,12 @@ STRIKE = "text-decoration:line-through"
 FOOTER = f"margin-top:.4em;font-size:.85em;color:{MUTED}"
 NOTE = f"font-size:.85em;color:{MUTED}"
 REASONING = f"margin:0 0 .8em;padding:0 .9em;border-left:3px solid {BORDER};font-size:.92em"
+ITEM = f"margin:.2em 0 .5em;padding:0 .7em;border-left:3px solid {BORDER}"
+ITEM_PRE = (  # bounded: a long item scrolls in its box instead of pushing the answer down
+    f"background:{SUBTLE_BG};border-radius:4px;padding:4px 10px;margin:.2em 0;max-height:9em;"
+    "overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85em;"
+    f"font-family:{CODE_FONT}"
+)
 
 # -- the chat panel -------------------------------------------------------------------------------
 
@@ -193,6 +200,21 @@ def reasoning_block(body_html: str) -> str:
         f'<blockquote class="lexilux-reasoning" style="{REASONING}">{label}'
         f"<div>{body_html}</div></blockquote>"
     )
+
+
+def item_block(title: str, sections: list[tuple[str, str]], *, kind: str) -> str:
+    """A side item in a saved output (a tool call, the context sent): a muted title line, then
+    each ``(label, text)`` section in a bounded box that scrolls.
+
+    Not ``<details>``: nbconvert's sanitiser shows that tag as text, so a collapsed item would
+    read as markup in an exported notebook. Every piece is escaped; labels may be empty.
+    """
+    parts = [f'<div style="{NOTE}">{html.escape(title)}</div>']
+    for label, text in sections:
+        if label:
+            parts.append(f'<div style="{NOTE}"><em>{html.escape(label)}</em></div>')
+        parts.append(f'<pre style="{ITEM_PRE}">{html.escape(text)}</pre>')
+    return f'<div class="lexilux-{kind}" style="{ITEM}">{"".join(parts)}</div>'
 
 
 def reasoning_details(body_html: str, *, opened: bool = False) -> str:

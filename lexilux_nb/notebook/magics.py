@@ -222,7 +222,7 @@ class ChatMagics(Magics, ChatConfig):
         ask = Ask(self._options(args, chosen), stream, continuation, tools=tools)
         args.shape = schema_cell.shape_of(args, ns, chosen.endpoint.base_url.value, self.provider)
         ask = schema_cell.shaped(ask, args.shape)
-        if composed.bundle():  # what context went with the prompt, collapsed
+        if composed.bundle():  # what context went with the prompt
             display(composed.bundle(), raw=True)
         if args.dry_run:
             self._dry_run(chosen, turn, ask, notices)

@@ -63,8 +63,8 @@ def request_preview(
         parts.append(f"<div style='{LABEL}'>{html.escape(role)}</div>")
         parts.append(f"<pre style='{PRE}'>{html.escape(content)}</pre>")
     parts.append(
-        f"<details><summary style='{LABEL}'>The request as JSON</summary>"
-        f"<pre style='{PRE}'>{html.escape(as_json)}</pre></details>"
+        f"<div style='{LABEL}'>The request as JSON</div>"
+        f"<pre style='{PRE};max-height:16em;overflow:auto'>{html.escape(as_json)}</pre>"
     )
     return {
         "text/plain": text,

@@ -1,21 +1,20 @@
 """Tools in cells: ``--tools f,g`` resolved from the notebook, and tool activity shown inertly.
 
-Each call the model makes is one collapsed item in the answer (``<details>``: the tool, its
-status and seconds; inside, its arguments and a summary of its result). Names, arguments and
+Each call the model makes is one side item in the answer (:func:`.item_block`: the tool, its
+status and seconds; below, its arguments and its result in boxes that scroll). Names, arguments and
 results come from the model or the tool, so every one is escaped: HTML through ``html.escape``
 inside ``<pre>``, markdown through :func:`inert_text`.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from ..engine import Tools
 from ..markup.escape import inert_text
-from ..markup.style import CODE_BLOCK, NOTE
+from ..markup.style import item_block
 from .errors import ChatCellError
 
 SUMMARY_CHARS = 300
@@ -124,23 +123,12 @@ def _head(activity: Any) -> str:
 
 
 def item_html(activity: Any) -> str:
-    """One call as a collapsed ``<details>``; everything in it escaped."""
-    body = (
-        f"<div style='{NOTE}'>arguments</div>"
-        f"<pre style='{CODE_BLOCK}'>{html.escape(_cut(_arguments(activity), SHOWN_CHARS))}"
-        "</pre>"
-    )
+    """One call as a side item: its head line, then arguments and result in bounded boxes."""
+    sections = [("arguments", _cut(_arguments(activity), SHOWN_CHARS))]
     result = _result(activity)
     if result:
-        body += (
-            f"<div style='{NOTE}'>result</div>"
-            f"<pre style='{CODE_BLOCK}'>{html.escape(_cut(result, SHOWN_CHARS))}</pre>"
-        )
-    return (
-        f"<details class='lexilux-tool' style='margin:0 0 .4em 0'>"
-        f"<summary style='{NOTE};cursor:pointer'>{html.escape(_head(activity))}</summary>"
-        f"{body}</details>"
-    )
+        sections.append(("result", _cut(result, SHOWN_CHARS)))
+    return item_block(_head(activity), sections, kind="tool")
 
 
 def item_markdown(activity: Any) -> str:

@@ -62,17 +62,16 @@ def test_a_dataframe_and_a_figure_reach_the_model_and_the_cell_shows_the_context
     png = base64.b64decode(content[1]["image_url"]["url"].split(",", 1)[1])
     assert Image.open(io.BytesIO(png)).size == (640, 480)
 
-    details = chat_cell.locator("details.lexilux-context")
-    assert details.count() == 1
-    assert details.get_attribute("open") is None  # collapsed
-    summary = details.locator("summary").inner_text()
-    assert "Context sent: {df}: DataFrame" in summary and "{fig}: [image 640×480 PNG" in summary
-    assert not details.locator("pre").is_visible()
+    item = chat_cell.locator(".lexilux-context")
+    assert item.count() == 1 and chat_cell.locator("details").count() == 0  # export-safe
+    title = item.locator("div").first.inner_text()
+    assert "Context sent: {df}: DataFrame" in title and "{fig}: [image 640×480 PNG" in title
     html = chat_cell.inner_html()
     assert "base64" not in html and "iVBOR" not in html
-    details.locator("summary").click()
-    pre = details.locator("pre")
+    pre = item.locator("pre")
     assert pre.is_visible()
     assert "| Brest | 06:12 |" in pre.inner_text() and "[image 640×480 PNG" in pre.inner_text()
+    box = pre.evaluate("p => [p.clientHeight, p.scrollHeight, getComputedStyle(p).overflowY]")
+    assert box[0] < box[1] and box[2] == "auto"  # a long context scrolls in a bounded box
     chat_cell.scroll_into_view_if_needed()
     shot(page, "context-sent")

@@ -17,8 +17,15 @@ from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from lexilux_nb import ChatHistory, ChatResult
+from lexilux_nb.client.models import ToolCall
+from lexilux_nb.client.toolstate import ToolActivity
+from lexilux_nb.client.transport import PreparedRequest
+from lexilux_nb.context.prompt import Composed
 from lexilux_nb.engine import Outcome
+from lexilux_nb.notebook.config import Endpoint, Setting
+from lexilux_nb.notebook.preview import request_preview
 from lexilux_nb.notebook.progress import ContinuationBar
+from lexilux_nb.notebook.tool_view import ToolItems
 from lexilux_nb.notebook.views import answer_bundle
 
 from .conftest import RICH, SHOTS, THEMES
@@ -58,7 +65,30 @@ def bundles() -> list[dict[str, str]]:
         "text/markdown": history._repr_markdown_(),
         "text/plain": repr(history),
     }
-    return [rich, themes, continued, shown]
+    tools = ToolItems()
+    call = ToolCall("c1", "tide_at", '{"port": "Brest"}')
+    tools.update(ToolActivity(call, "done", result="06:12 (high)", seconds=0.2))
+    used = answer_bundle(
+        Outcome(ChatResult(text="High tide at 06:12."), "complete", 0.3, "e2e-model"),
+        tools=tools,
+    )
+    sent = Composed("In [1]:\nports = ['Brest']\nWhen is high tide?", sent=["1 previous cell(s)"])
+    context = sent.bundle()
+    assert context is not None
+    request = PreparedRequest(
+        "http://127.0.0.1:9/v1/chat/completions",
+        {"Authorization": "Bearer sk-export-SECRET-1"},
+        {"model": "e2e-model", "messages": [{"role": "user", "content": "When is high tide?"}]},
+        stream=True,
+    )
+    endpoint = Endpoint(
+        Setting("http://127.0.0.1:9/v1", "test"),
+        Setting("sk-export-SECRET-1", "test", secret=True),
+        Setting("e2e-model", "test"),
+    )
+    dry = request_preview(request, endpoint)
+    dry.pop("application/json")
+    return [rich, themes, continued, shown, used, context, dry]
 
 
 def export(tmp_path, sanitize: bool) -> str:
@@ -97,7 +127,7 @@ def exported(request, browser, tmp_path_factory):
 
 def outputs_text(page) -> str:
     texts = page.locator(".jp-OutputArea-output").all_inner_texts()
-    assert len(texts) == 4
+    assert len(texts) == 7
     return "\n".join(texts)
 
 
@@ -129,6 +159,18 @@ def test_structure_survives(exported) -> None:
     assert outputs.nth(1).locator("blockquote", has_text="Reasoning").count() == 1
     assert "still cut at the token limit" in outputs.nth(2).inner_text()
     assert outputs.nth(3).locator("pre, div", has_text="Tide tables").count() >= 1  # history
+    tool = outputs.nth(4).locator(".lexilux-tool")
+    assert (
+        "tide_at" in tool.inner_text()
+        and '"port": "Brest"' in tool.locator("pre").first.inner_text()
+    )
+    assert "06:12 (high)" in tool.locator("pre").nth(1).inner_text()
+    context = outputs.nth(5).locator(".lexilux-context")
+    assert "Context sent: 1 previous cell(s)" in context.inner_text()
+    assert "ports = ['Brest']" in context.locator("pre").inner_text()
+    dry = outputs.nth(6)
+    assert "The request as JSON" in dry.inner_text() and '"model": "e2e-model"' in dry.inner_text()
+    assert "SECRET" not in dry.inner_text()
     styled = page.locator(".jp-OutputArea-output [style]").count()
     assert (styled == 0) if sanitised else (styled > 50)
 

@@ -16,10 +16,14 @@ import pytest
 from nbconvert.filters import clean_html
 
 from lexilux_nb import ChatHistory, ChatResult
+from lexilux_nb.client.models import ToolCall
+from lexilux_nb.client.toolstate import ToolActivity
+from lexilux_nb.context.prompt import Composed
 from lexilux_nb.engine import Outcome
 from lexilux_nb.markup import style
 from lexilux_nb.markup.html import render_markdown
 from lexilux_nb.notebook.progress import ContinuationBar
+from lexilux_nb.notebook.tool_view import ToolItems
 from lexilux_nb.notebook.views import answer_bundle
 
 from .corpus import parse_tags
@@ -72,7 +76,16 @@ def outputs() -> dict[str, str]:
     history.add_user("Hi <img src=x>")
     history.add_assistant(RICH, model="m<odel>")
     history.add_tool_result("call_1", {"ok": True}, name="lookup")
+    tools = ToolItems()
+    call = ToolCall("c1", "look<up>", '{"q": "<b>x</b>"}')
+    tools.update(ToolActivity(call, "done", result="<img src=x> found", seconds=0.2))
+    tools.update(ToolActivity(ToolCall("c2", "bad", "{not json"), "failed", result="boom"))
+    sent = Composed("In [1]:\n<b>value</b> = 42\nWhat is it?", sent=["1 previous cell(s) <1>"])
     return {
+        "tool items": answer_bundle(
+            Outcome(ChatResult(text="Found."), "complete", 0.3, "m"), tools=tools
+        )["text/html"],
+        "context sent": (sent.bundle() or {})["text/html"],
         "answer": answer_bundle(Outcome(result, "complete", 0.3, "e2e-model"))["text/html"],
         "interrupted": answer_bundle(Outcome(result, "interrupted", 1.0, "m"))["text/html"],
         "format text": answer_bundle(

@@ -9,8 +9,10 @@ import pytest
 from IPython.core.error import UsageError
 
 from lexilux_nb import ChatHistory, ChatResult
+from lexilux_nb.markup.style import EXPORT_SAFE_TAGS
 from lexilux_nb.notebook.errors import ChatCellError
 from lexilux_nb.testing import Reply
+from tests.markup.corpus import parse_tags
 
 
 def body(server: Any) -> dict[str, Any]:
@@ -288,6 +290,7 @@ def _dry_run_json(ran: Any) -> dict[str, Any]:
     readable, _, as_json = shown[0]["text/plain"].partition("The request as JSON:\n")
     assert readable.startswith("Dry run: nothing was sent.")
     assert json.loads(as_json) == data
+    assert {t for t, _ in parse_tags(shown[0]["text/html"])} <= EXPORT_SAFE_TAGS  # exports cleanly
     for message in data["body"]["messages"]:  # who says what, as text, before the JSON
         assert f"[{message['role']}]\n{message['content']}\n" in readable
     return data

@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 
 from lexilux_nb.context import register_describer
+from lexilux_nb.markup.style import EXPORT_SAFE_TAGS
 from lexilux_nb.notebook.errors import ChatCellError
+from tests.markup.corpus import parse_tags
 
 
 def cell(shell: Any, source: str) -> Any:
@@ -346,7 +348,8 @@ def test_context_is_shown_collapsed_and_in_the_dry_run(
     shown = [b for b in ran.bundles if "lexilux-context" in b.get("text/html", "")]
     assert len(shown) == 1
     html = shown[0]["text/html"]
-    assert html.startswith("<details class='lexilux-context'")  # collapsed: no open attribute
+    assert html.startswith('<div class="lexilux-context"')  # a side item, export-safe
+    assert {t for t, _ in parse_tags(html)} <= EXPORT_SAFE_TAGS
     assert "Context sent: 1 previous cell(s) [1]" in html
     assert "value = 41 + 1" in html and "&lt;b&gt;What&lt;/b&gt;" in html  # inert
     assert "<b>What</b>" not in html

@@ -72,7 +72,8 @@ def test_always_runs_the_function_and_records_in_order(
     assert shell.user_ns["calls"] == [(2, 3)]
     assert [m["content"] for m in tool_messages(server.requests[-1])] == ["5"]
     answer = ran.answer
-    assert "<details" in answer["text/html"] and "add" in answer["text/html"]
+    assert '<div class="lexilux-tool"' in answer["text/html"] and "add" in answer["text/html"]
+    assert "<details" not in answer["text/html"]  # a sanitised export would show it as text
     assert "The sum is 5." in answer["text/html"]
     assert "add" in answer["text/markdown"]
     history = shell.user_ns["chat_history"]
