@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..client.messages import content_text
-from ..markup.style import item_block
+from ..markup.style import INFO, item_block
 from . import references
 from .cells import CellRecord, recorder_of
 from .describe import Caps, describe
@@ -36,7 +36,7 @@ class Composed:
             return None
         summary = "Context sent: " + "; ".join(self.sent)
         shown = item_block(summary, [("", content_text(self.content))], kind="context")
-        return {"text/plain": "ⓘ " + summary, "text/html": shown}
+        return {"text/plain": f"{INFO} " + summary, "text/html": shown}
 
 
 def trimmed(text: str, cap: int) -> str:

@@ -27,6 +27,7 @@ __all__ = [
     "ERROR",
     "EXPORT_SAFE_TAGS",
     "FOOTER",
+    "INFO",
     "MUTED",
     "NOTE",
     "SCROLL",
@@ -66,6 +67,10 @@ def toward_text(colour: str, percent: int) -> str:
     """``colour`` mixed ``percent`` % toward the surrounding text colour (more contrast)."""
     return f"color-mix(in srgb,{colour},currentColor {percent}%)"
 
+
+INFO = "ℹ"
+"""The mark before a notice: U+2139, which the common fonts have (DejaVu, on most Linux desktops,
+has no ⓘ, shown there as an empty box)."""
 
 # -- palette ------------------------------------------------------------------------------------
 

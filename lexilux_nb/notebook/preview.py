@@ -11,6 +11,7 @@ from ..client.errors import mask_secret
 from ..client.messages import content_text
 from ..client.transport import PreparedRequest
 from ..context.images import redacted
+from ..markup.style import INFO
 from .config import Endpoint
 
 PRE = (
@@ -52,12 +53,12 @@ def request_preview(
     messages = _messages_text(body)
     as_json = json.dumps(shown, indent=2, ensure_ascii=False)
     text = "\n".join(
-        ["Dry run: nothing was sent.", *(f"ⓘ {n}" for n in notices), head, ""]
+        ["Dry run: nothing was sent.", *(f"{INFO} {n}" for n in notices), head, ""]
         + [f"[{role}]\n{content}\n" for role, content in messages]
         + ["The request as JSON:", as_json]
     )
     parts = ["<div><b>Dry run</b>: nothing was sent.</div>"]
-    parts += [f"<div style='{LABEL}'>ⓘ {html.escape(n)}</div>" for n in notices]
+    parts += [f"<div style='{LABEL}'>{INFO} {html.escape(n)}</div>" for n in notices]
     parts.append(f"<pre style='{PRE}'>{html.escape(head)}</pre>")
     for role, content in messages:
         parts.append(f"<div style='{LABEL}'>{html.escape(role)}</div>")

@@ -21,7 +21,7 @@ from ..engine import Outcome
 from ..engine.view import Show
 from ..markup.escape import answer_markdown, inert_text
 from ..markup.html import render_markdown
-from ..markup.style import NOTE, footer_html, reasoning_block, wrap_answer
+from ..markup.style import INFO, NOTE, footer_html, reasoning_block, wrap_answer
 from .live import LiveAnswer
 from .progress import ContinuationBar
 from .tool_view import ToolItems, item_text
@@ -64,7 +64,7 @@ def as_markdown(text: str, fmt: str) -> str:
 
 
 def notices_html(notices: Sequence[str]) -> str:
-    return "".join(f"<div style='{NOTICE_STYLE}'>ⓘ {html.escape(n)}</div>" for n in notices)
+    return "".join(f"<div style='{NOTICE_STYLE}'>{INFO} {html.escape(n)}</div>" for n in notices)
 
 
 def answer_bundle(
@@ -85,7 +85,7 @@ def answer_bundle(
     if refusal:
         body += f"<div style='{NOTICE_STYLE}'>The model refused: {html.escape(refusal)}</div>"
     body += footer_html(foot)
-    notes = "".join(f"*ⓘ {inert_text(n)}*\n\n" for n in notices)
+    notes = "".join(f"*{INFO} {inert_text(n)}*\n\n" for n in notices)
     markdown = notes + (tools.markdown() if tools else "") + answer_markdown(source, foot)
     return {"text/html": wrap_answer(body), "text/markdown": markdown, "text/plain": result.text}
 
@@ -210,7 +210,7 @@ class TerminalView:
         self._wrote = True
 
     def notice(self, text: str) -> None:
-        self._write(f"ⓘ {text}\n")
+        self._write(f"{INFO} {text}\n")
 
     def chunk(self, chunk: ChatStreamChunk) -> None:
         if chunk.reasoning_content:
@@ -308,17 +308,17 @@ class Notice:
             self._display = display or ipython_display
             self._handle = self._display(self._bundle(text), raw=True, display_id=True)
         else:
-            print(f"ⓘ {text}", flush=True)
+            print(f"{INFO} {text}", flush=True)
 
     @staticmethod
     def _bundle(text: str) -> dict[str, str]:
         if not text:
             return {"text/plain": ""}
-        return {"text/html": notices_html([text]), "text/plain": f"ⓘ {text}"}
+        return {"text/html": notices_html([text]), "text/plain": f"{INFO} {text}"}
 
     def update(self, text: str) -> None:
         """Replace the message ("" removes it); in a terminal, print the new one."""
         if self._rich:
             self._handle.update(self._bundle(text), raw=True)
         elif text:
-            print(f"ⓘ {text}", flush=True)
+            print(f"{INFO} {text}", flush=True)

@@ -124,10 +124,10 @@ def test_magics_with_no_endpoint_use_the_local_model(shell) -> None:
         shell.run_cell_magic("chat", "-t 0 --max-tokens 40", PROMPT)
     starting, using, *answer = first.stdout.splitlines()
     assert starting == (
-        "ⓘ Starting the embedded model SmolLM2-135M-Instruct (first use, a few seconds)…"
+        "ℹ Starting the embedded model SmolLM2-135M-Instruct (first use, a few seconds)…"
     )
     assert using.startswith(
-        "ⓘ No endpoint is configured, so the embedded model SmolLM2-135M-Instruct answers"
+        "ℹ No endpoint is configured, so the embedded model SmolLM2-135M-Instruct answers"
     )
     assert "http" not in starting + using  # no URL to wrap mid-host
     assert answer[-1].startswith("— smollm2 (embedded) · ")  # the model that answered
@@ -135,7 +135,7 @@ def test_magics_with_no_endpoint_use_the_local_model(shell) -> None:
     assert shell.user_ns["chat_history"].metadata(1)["model"] == "smollm2 (embedded)"
     with capture_output() as second:
         shell.run_cell_magic("chat_complete", "-t 0 --max-tokens 8 --no-history", PROMPT)
-    assert "ⓘ" not in second.stdout  # already running: nothing to say
+    assert "ℹ" not in second.stdout  # already running: nothing to say
     result = shell.user_ns["_chat"]
     assert result.continues >= 1 and not result.truncated
     history = shell.user_ns["chat_history"]
@@ -150,7 +150,7 @@ def test_asking_for_another_model_without_an_endpoint_says_who_answers(shell) ->
     with capture_output() as cell:
         shell.run_cell_magic("chat", "-t 0 --max-tokens 20 --no-history", PROMPT)
     first, *rest = cell.stdout.splitlines()
-    assert first.startswith("ⓘ gpt-4o-mini needs an endpoint, and none is configured: the embedded")
+    assert first.startswith("ℹ gpt-4o-mini needs an endpoint, and none is configured: the embedded")
     assert rest[-1].startswith("— smollm2 (embedded) · ")
     assert "gpt-4o-mini" not in rest[-1]  # llama.cpp echoes the name it was sent: smollm2
 

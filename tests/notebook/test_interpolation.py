@@ -263,4 +263,4 @@ def test_notices_reach_the_cell_output(server: Any, run: Any, kernel: Any, shell
     html, markdown = ran.answer["text/html"], ran.answer["text/markdown"]
     assert "is sent as written" in html
     assert html.index("is sent as written") < html.index("Echo:")  # above the answer
-    assert markdown.startswith("*ⓘ \\{sales.describe()\\} is sent as written")  # escaped
+    assert markdown.startswith("*ℹ \\{sales.describe()\\} is sent as written")  # escaped

@@ -133,5 +133,5 @@ def test_terminal_notices_come_before_the_answer(server: Any, run: Any, shell: A
     shell.user_ns["obj"] = object()
     ran = ok(run("%chat Describe {obj.method()} please"))
     first, *rest = ran.stdout.splitlines()
-    assert first.startswith("ⓘ {obj.method()} is sent as written")
+    assert first.startswith("ℹ {obj.method()} is sent as written")
     assert rest[0].startswith("Echo: Describe {obj.method()} please")
