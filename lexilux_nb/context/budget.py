@@ -30,6 +30,8 @@ PER_IMAGE = 765
 # Below this many estimated tokens no server we know is too small, so the window is not asked for.
 ASK_ABOVE = 1000
 TOP_PARTS = 3
+CELL_ADVICE = "a smaller {value}, --no-history, or --new"
+PANEL_ADVICE = "a smaller {value}, or Clear the history"
 
 _PLACEHOLDER = re.compile(r"(?<!\{)\{(?!\{)([A-Za-z_][^{}\n]*)\}(?!\})")
 
@@ -151,17 +153,20 @@ def estimate(
     return Estimate(parts, sum(p.tokens for p in parts))
 
 
-def verdict(found: Estimate, window: int | None, reserve: int = 0) -> str | None:
+def verdict(
+    found: Estimate, window: int | None, reserve: int = 0, advice: str = CELL_ADVICE
+) -> str | None:
     """The warning when the prompt (plus ``reserve``, the answer's ``max_tokens``) will not fit
-    ``window``; None when it fits or no window is known."""
+    ``window``; None when it fits or no window is known. ``advice``: how to send less, in the
+    words of the surface (cell options, or the panel's buttons)."""
     if window is None or found.total + reserve <= window:
         return None
     named = ", ".join(f"{p.name} {p.tokens:,} tokens" for p in found.largest())
     answer = f" plus {reserve:,} for the answer (max_tokens)" if reserve else ""
     return (
         f"this prompt is about {found.total:,} tokens{answer}, more than the model's context "
-        f"window of {window:,}. Largest parts: {named}. Send less (a smaller {{value}}, "
-        "--no-history, or --new), or raise context_window if the server allows more."
+        f"window of {window:,}. Largest parts: {named}. Send less ({advice}), "
+        "or raise context_window if the server allows more."
     )
 
 

@@ -225,7 +225,7 @@ class ChatMagics(Magics, ChatConfig):
         if composed.bundle():  # what context went with the prompt
             display(composed.bundle(), raw=True)
         if args.dry_run:
-            self._dry_run(chosen, turn, ask, notices)
+            self._dry_run(chosen, turn, ask, notices, args.typed)
             return
         self._ask(chosen, turn, ask, notices, args)
 
@@ -329,8 +329,11 @@ class ChatMagics(Magics, ChatConfig):
         cell_id = (parent or {}).get("metadata", {}).get("cellId")
         return str(cell_id) if cell_id else None
 
-    def _dry_run(self, chosen: Target, turn: Turn, ask: Ask, notices: list[str]) -> None:
-        """The exact request, readable first, then as JSON; the embedded model is not started."""
+    def _dry_run(
+        self, chosen: Target, turn: Turn, ask: Ask, notices: list[str], typed: str | None
+    ) -> None:
+        """The exact request, readable first, then as JSON, with the budget meter's estimate;
+        the embedded model is not started."""
         endpoint = chosen.endpoint
         base_url = endpoint.base_url.value or "http://127.0.0.1/v1"
         try:  # built like the shared client (same provider), so the body is the one sent
@@ -346,6 +349,8 @@ class ChatMagics(Magics, ChatConfig):
                 request = probe.prepare(
                     turn.request, stream=ask.stream, history=turn.context, **options
                 )
+                asked = None if endpoint.embedded else probe  # its window: asked, if large
+                notices = [*notices, meter.preview(self, asked, request, typed)]
         except LexiluxError as exc:
             raise ChatCellError(describe_error(exc, endpoint)) from None
         display(request_preview(request, endpoint, notices), raw=True)

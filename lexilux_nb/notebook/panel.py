@@ -22,10 +22,13 @@ from ..client.chat import Chat
 from ..client.errors import LexiluxError, redact
 from ..client.history import ChatHistory
 from ..client.options import resolve
+from ..context import budget
 from ..defaults import HISTORY, MAX_CONTINUES
 from ..engine import Ask, Engine, Outcome, Tools, Turn, history_changed, watch_history
 from ..engine.view import Show
-from ..markup.style import status_html
+from ..markup.style import INFO, status_html
+from . import meter
+from .errors import ChatCellError
 from .live import LiveAnswer
 from .namespace import get_history
 from .progress import ContinuationBar
@@ -45,6 +48,7 @@ class PanelView:
         self.tools = ToolItems()
         self.tools_box = widgets.HTML()
         self.approval_slot = widgets.VBox()  # an approval prompt, while one waits for a click
+        self.notices: list[str] = []  # shown in the status line, kept there after the turn
         panel._live_parts = [self.question.value, self.live]
         panel.live.children = [self.question, self.tools_box, self.approval_slot, self.live.widget]
 
@@ -62,7 +66,8 @@ class PanelView:
         self.approval_slot.children = [widget] if widget is not None else []
 
     def notice(self, text: str) -> None:
-        self.panel._set_status(text)
+        self.notices.append(f"{INFO} {text}")
+        self.panel._set_status(" · ".join(self.notices))
 
     def discard(self) -> None:
         """Nothing was sent: take the question away again."""
@@ -262,7 +267,8 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
             return
         try:
             self.refresh()  # follow a rebound variable, so this turn shows up when recorded
-            turn = Turn(self._content(prompt), self.history)  # {df}, {Out[n]}, {fig} as in %%chat
+            composed = self._compose(prompt)  # {df}, {Out[n]}, {fig} as in %%chat
+            turn = Turn(composed.content, self.history)
         except LexiluxError as exc:  # e.g. the variable was rebound to something else
             self._set_status(str(exc), error=True)
             return
@@ -276,14 +282,21 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         self._reset_progress(continuing)
         self._set_status("…")
         view = PanelView(self, prompt)  # the question shows at once, before the request starts
-        loop_thread.submit(self._run(turn, view, continuing))
+        notices = [*composed.notices]
+        if composed.sent:  # what went with the prompt, as the cells say it
+            notices.append("Context sent: " + "; ".join(composed.sent))
+        loop_thread.submit(self._run(turn, view, continuing, notices))
 
-    def _content(self, prompt: str) -> Any:
+    def _settings(self) -> Any:
+        """The magics whose settings apply (interpolation, caps, the budget meter)."""
+        from .magics import current_magics, standalone_magics
+
+        return self._config or current_magics() or standalone_magics()
+
+    def _compose(self, prompt: str) -> Any:
         from ..context.prompt import compose_for
-        from .magics import current_magics
 
-        composed = compose_for(self._config or current_magics(), prompt, None, self._namespace)
-        return composed.content
+        return compose_for(self._settings(), prompt, None, self._namespace)
 
     def cancel(self) -> None:
         """Stop the answer; what arrived is kept in the history, marked interrupted."""
@@ -298,7 +311,9 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         if continuing:
             self.progress.reset(1 + self.max_continues)
 
-    async def _run(self, turn: Turn, view: PanelView, continuing: bool) -> Outcome | None:
+    async def _run(
+        self, turn: Turn, view: PanelView, continuing: bool, notices: list[str]
+    ) -> Outcome | None:
         self._task = asyncio.current_task()
         ask = self.ask if continuing else replace(self.ask, continuation=None)
         status, error = "", False
@@ -308,6 +323,17 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
                 view.discard()
                 status = "stopped before sending"
                 return None
+            try:  # off the loop: the window may be asked for over HTTP (once per model)
+                checked = (self._settings(), self.engine.chat, turn, ask, view.prompt)
+                found = await asyncio.to_thread(meter.check, *checked, budget.PANEL_ADVICE)
+                notices = notices + found
+            except ChatCellError as refused:  # budget=refuse: nothing is sent, nothing lost
+                self.input.value = self.input.value or view.prompt
+                view.discard()
+                status, error = str(refused), True
+                return None
+            for text in notices:
+                view.notice(text)
             outcome = await self.engine.arun(turn, ask, view)
             if outcome.error is not None:
                 if not self.input.value:
@@ -316,6 +342,8 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
                     f"{type(outcome.error).__name__}: {outcome.error}", self.engine.chat.secrets
                 )
                 error = True
+            else:
+                status = " · ".join(view.notices)  # a warning stays readable after the turn
             return outcome
         except asyncio.CancelledError:
             status = "stopped · the partial answer is kept in the history, marked interrupted"

@@ -1,8 +1,10 @@
 """``%chat_fix`` and the budget meter in JupyterLab, in Chromium: the fixed code arrives as a new
-cell below (visible, not run) and an oversized prompt is warned about, or refused unsent."""
+cell below (visible, not run) and an oversized prompt is warned about, or refused unsent, in
+cells and in the chat panel."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +24,7 @@ CELLS = [
     "%%chat --no-history\nSummarise {report} in one line.",
     "%chat_config budget=refuse",
     "%%chat --no-history\nSummarise {report} again.",
+    "%chat_config budget=warn\nfrom lexilux_nb import ChatPanel\npanel = ChatPanel()\npanel",
     "values = []\nmean = sum(values) / len(values)",
     "%chat_fix",
 ]
@@ -83,19 +86,42 @@ def test_with_budget_refuse_the_server_receives_nothing(page, servers) -> None:
     shot(page, "budget-refused")
 
 
-def test_chat_fix_inserts_the_fixed_code_as_a_new_cell_not_run(page, servers) -> None:
+def test_the_panel_warns_about_an_oversized_prompt_and_sends_it(page, servers) -> None:
     run(page, 5)
     wait_done(page, 5)
-    assert "ZeroDivisionError" in output_text(page, 5)
-    cells_before = page.locator(".jp-Notebook .jp-Cell").count()
+    panel = cell(page, 5)
+    before = len(chats(servers))
+    panel.locator("textarea").first.fill("Summarise {report} from the panel.")
+    panel.get_by_role("button", name="Send").click()
+    deadline = time.monotonic() + 30
+    while "A one-line summary." not in panel.inner_text():
+        assert time.monotonic() < deadline, panel.inner_text()
+        time.sleep(0.2)
+    status = panel.locator(".widget-html", has_text="Budget:").last
+    status.wait_for(timeout=10_000)
+    text = status.inner_text()
+    assert "this prompt is about" in text and "window of 500" in text
+    assert "Clear the history" in text  # the panel's own advice, not the cell options
+    assert len(chats(servers)) == before + 1
+    width = panel.evaluate("c => [c.scrollWidth, c.clientWidth]")
+    assert width[0] <= width[1] + 1, width  # the long warning wraps inside the cell
+    panel.scroll_into_view_if_needed()
+    shot(page, "budget-panel")
+
+
+def test_chat_fix_inserts_the_fixed_code_as_a_new_cell_not_run(page, servers) -> None:
     run(page, 6)
     wait_done(page, 6)
-    assert "Now it has values." in output_text(page, 6)
+    assert "ZeroDivisionError" in output_text(page, 6)
+    cells_before = page.locator(".jp-Notebook .jp-Cell").count()
+    run(page, 7)
+    wait_done(page, 7)
+    assert "Now it has values." in output_text(page, 7)
     page.wait_for_function(
         f"() => document.querySelectorAll('.jp-Notebook .jp-Cell').length > {cells_before}",
         timeout=30_000,
     )
-    inserted = cell(page, 7)
+    inserted = cell(page, 8)
     source = inserted.locator(".jp-InputArea-editor .cm-content").inner_text()
     assert source == FIXED
     assert inserted.locator(".jp-InputPrompt").inner_text().strip() in ("[ ]:", "")  # not run

@@ -105,3 +105,38 @@ def test_in_a_kernel_the_warning_comes_before_the_answer_and_refusal_sends_nothi
         refused, _ = execute(client, "%%chat\nSummarise {report} again.")
         assert refused["status"] == "error" and "not sent" in refused["evalue"]
         assert len(chats(server)) == sent_before == 1
+
+
+# -- the dry run shows the estimate --------------------------------------------------------------
+
+
+def dry_budget(ran) -> str:
+    lines = [b["text/plain"] for b in ran.bundles if "Dry run" in b.get("text/plain", "")]
+    assert len(lines) == 1, ran.everything
+    found = [line for line in lines[0].splitlines() if "Budget" in line]
+    assert len(found) == 1, lines[0]
+    return found[0]
+
+
+def test_the_dry_run_estimates_and_compares_with_the_window_setting(shell, run, server):
+    shell.user_ns["report"] = BIG
+    run("%chat_config context_window=50000")
+    line = dry_budget(run("%%chat --dry-run\nSummarise {report}."))
+    total = int(line.split("about ")[1].split(" tokens")[0].replace(",", ""))
+    assert 800 < total < 1200  # a {value} sends at most 4,000 characters of it
+    assert "({report} " in line and "of a 50,000-token window" in line
+    run("%chat_config context_window=500 budget=refuse")
+    line = dry_budget(run("%%chat --dry-run\nSummarise {report}."))
+    assert line.startswith("ℹ Budget (refused on a real run): this prompt is about")
+    assert "Largest parts: {report}" in line
+    assert server.requests == []  # nothing sent, and no window asked for (the setting wins)
+
+
+def test_the_dry_run_asks_a_server_for_its_window_only_for_a_large_prompt(run, make_server):
+    reporting = make_server(context_window=1500)
+    line = f"%chat --base-url {reporting.base_url} -m fake-model --no-history --dry-run"
+    assert "small enough for any model" in dry_budget(run(f"{line} hello"))
+    assert reporting.requests == []
+    warned = dry_budget(run(f"{line} {BIG}"))
+    assert "sent with a warning on a real run" in warned and "window of 1,500" in warned
+    assert [r.path for r in reporting.requests] == ["/v1/models"]  # never the prompt itself

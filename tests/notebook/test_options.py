@@ -356,6 +356,8 @@ def test_dry_run_with_the_embedded_model_starts_nothing(run: Any) -> None:
     assert not local_server().running
     html = next(b for b in ran.bundles if "application/json" in b)["text/html"]
     assert "Dry run" in html and "hello there" in html and "<script" not in html
+    text = next(b for b in ran.bundles if "application/json" in b)["text/plain"]
+    assert "of a 4,096-token window" in text  # the context the embedded server allocates
 
 
 def test_dry_run_without_a_key_shows_no_authorization(server: Any, run: Any) -> None:
