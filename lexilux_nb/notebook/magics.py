@@ -19,7 +19,6 @@ from traitlets import TraitError
 from ..client.chat import Chat
 from ..client.errors import LexiluxError
 from ..client.models import ChatResult
-from ..client.tools import as_tools
 from ..context.cells import CellRecorder
 from ..context.prompt import compose_for
 from ..defaults import RESULT_VARIABLE
@@ -29,7 +28,7 @@ from .config import Endpoint, Target, build_chat, resolve_endpoint, target
 from .errors import ChatCellError, ChatInterrupted, describe_error, interrupted_message
 from .history_magic import history_command
 from .namespace import get_history
-from .preview import request_preview
+from .preview import dry_run
 from .settings import ChatConfig, UnknownSetting
 from .settings_view import settings_bundle
 from .tool_view import tools_of
@@ -225,7 +224,7 @@ class ChatMagics(Magics, ChatConfig):
         if composed.bundle():  # what context went with the prompt
             display(composed.bundle(), raw=True)
         if args.dry_run:
-            self._dry_run(chosen, turn, ask, notices, args.typed)
+            display(dry_run(self, chosen, turn, ask, notices, args.typed), raw=True)
             return
         self._ask(chosen, turn, ask, notices, args)
 
@@ -328,32 +327,6 @@ class ChatMagics(Magics, ChatConfig):
             return None
         cell_id = (parent or {}).get("metadata", {}).get("cellId")
         return str(cell_id) if cell_id else None
-
-    def _dry_run(
-        self, chosen: Target, turn: Turn, ask: Ask, notices: list[str], typed: str | None
-    ) -> None:
-        """The exact request, readable first, then as JSON, with the budget meter's estimate;
-        the embedded model is not started."""
-        endpoint = chosen.endpoint
-        base_url = endpoint.base_url.value or "http://127.0.0.1/v1"
-        try:  # built like the shared client (same provider), so the body is the one sent
-            with Chat(
-                base_url=base_url,
-                api_key=endpoint.api_key.value,
-                model=chosen.model,
-                provider=self.provider or ("llamacpp" if endpoint.embedded else None),
-            ) as probe:
-                options: dict[str, Any] = dict(ask.options)
-                if ask.tools:  # the specs the model would see
-                    options["tools"] = [t.spec for t in as_tools(ask.tools.functions)]
-                request = probe.prepare(
-                    turn.request, stream=ask.stream, history=turn.context, **options
-                )
-                asked = None if endpoint.embedded else probe  # its window: asked, if large
-                notices = [*notices, meter.preview(self, asked, request, typed)]
-        except LexiluxError as exc:
-            raise ChatCellError(describe_error(exc, endpoint)) from None
-        display(request_preview(request, endpoint, notices), raw=True)
 
     # -- configuration ---------------------------------------------------------------------
 

@@ -7,12 +7,17 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..client.errors import mask_secret
+from ..client.chat import Chat
+from ..client.errors import LexiluxError, mask_secret
 from ..client.messages import content_text
+from ..client.tools import as_tools
 from ..client.transport import PreparedRequest
 from ..context.images import redacted
+from ..engine import Ask, Turn
 from ..markup.style import INFO
-from .config import Endpoint
+from . import meter
+from .config import Endpoint, Target
+from .errors import ChatCellError, describe_error
 
 PRE = (
     "margin:0.3em 0;padding:6px 10px;white-space:pre-wrap;overflow-wrap:anywhere;"
@@ -72,3 +77,30 @@ def request_preview(
         "text/html": f"<div class='lexilux-dry-run'>{''.join(parts)}</div>",
         "application/json": shown,
     }
+
+
+def dry_run(
+    settings: Any, chosen: Target, turn: Turn, ask: Ask, notices: Sequence[str], typed: str | None
+) -> dict[str, Any]:
+    """The preview of the exact request a cell would send, with the budget meter's estimate;
+    the embedded model is not started."""
+    endpoint = chosen.endpoint
+    base_url = endpoint.base_url.value or "http://127.0.0.1/v1"
+    try:  # built like the shared client (same provider), so the body is the one sent
+        with Chat(
+            base_url=base_url,
+            api_key=endpoint.api_key.value,
+            model=chosen.model,
+            provider=settings.provider or ("llamacpp" if endpoint.embedded else None),
+        ) as probe:
+            options: dict[str, Any] = dict(ask.options)
+            if ask.tools:  # the specs the model would see
+                options["tools"] = [t.spec for t in as_tools(ask.tools.functions)]
+            request = probe.prepare(
+                turn.request, stream=ask.stream, history=turn.context, **options
+            )
+            asked = None if endpoint.embedded else probe  # its window: asked, if large
+            notices = [*notices, meter.preview(settings, asked, request, typed)]
+    except LexiluxError as exc:
+        raise ChatCellError(describe_error(exc, endpoint)) from None
+    return request_preview(request, endpoint, notices)
