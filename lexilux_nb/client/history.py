@@ -40,7 +40,7 @@ from .history_io import SaveWarning as SaveWarning
 from .history_query import MESSAGE_OVERHEAD as MESSAGE_OVERHEAD
 from .history_query import Queries
 from .history_query import plain_text as plain_text
-from .messages import ROLES, check_message, content_text
+from .messages import check_message, content_text
 from .models import ChatResult, ToolCall
 
 Message = dict[str, Any]
@@ -428,25 +428,6 @@ class ChatHistory(Queries, Exports, Sequence[Message]):
         n, r = len(messages), len(self._spans(messages))
         parts += [f"{n} message{'s' * (n != 1)}", f"{r} round{'s' * (r != 1)}"]
         return f"ChatHistory({', '.join(parts)})"
-
-    # -- utilities -------------------------------------------------------------------------------
-
-    def merge(self, other: Any) -> ChatHistory:
-        """``self`` followed by ``other``; keeps this system prompt unless it is None."""
-        if not isinstance(other, ChatHistory):
-            other = ChatHistory.from_messages(other)
-        (mine, my_meta), (theirs, their_meta) = self._state, other._state
-        system = self._system if self._system is not None else other._system
-        return self._build(system, mine + theirs, my_meta + their_meta)
-
-    def filter_by_role(self, *roles: str) -> ChatHistory:
-        """A new history with only the messages of the given roles (same system)."""
-        bad = [r for r in roles if r not in ROLES]
-        if bad:
-            raise ValidationError(f"unknown role {bad[0]!r}; accepted roles: {', '.join(ROLES)}")
-        messages, meta = self._state
-        keep = [i for i, m in enumerate(messages) if m["role"] in roles]
-        return self._build(self._system, [messages[i] for i in keep], [meta[i] for i in keep])
 
 
 def _position(index: int, n: int) -> int:

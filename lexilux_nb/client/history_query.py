@@ -1,4 +1,5 @@
-"""``ChatHistory``'s token counts, truncation, search and statistics: reading, never writing.
+"""``ChatHistory``'s token counts, truncation, search, statistics, merging and filtering:
+reading, never writing (a merge or a filter is a new history).
 
 Each method reads the history's state once, so it sees one consistent conversation even while
 another thread records a turn.
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import ValidationError
-from .messages import content_text
+from .messages import ROLES, content_text
 from .models import Usage
 from .tokens import TokenCounter, default_counter
 
@@ -43,6 +44,8 @@ class Queries:
         def _spans(self, messages: Sequence[Message] | None = None) -> list[tuple[int, int]]: ...
         def get_messages(self, include_system: bool = True) -> list[Message]: ...
         def snapshot(self: _H) -> _H: ...
+        @classmethod
+        def from_messages(cls: type[_H], messages: Any, system: str | None = None) -> _H: ...
         @classmethod
         def _build(
             cls: type[_H],
@@ -127,3 +130,22 @@ class Queries:
             "estimated_tokens": snap.count_tokens(),
             "usage": usage.to_dict(),
         }
+
+    # -- new histories from this one ------------------------------------------------------------
+
+    def merge(self: _H, other: Any) -> _H:
+        """``self`` followed by ``other``; keeps this system prompt unless it is None."""
+        if not isinstance(other, Queries):
+            other = type(self).from_messages(other)
+        (mine, my_meta), (theirs, their_meta) = self._state, other._state
+        system = self._system if self._system is not None else other._system
+        return self._build(system, mine + theirs, my_meta + their_meta)
+
+    def filter_by_role(self: _H, *roles: str) -> _H:
+        """A new history with only the messages of the given roles (same system)."""
+        bad = [r for r in roles if r not in ROLES]
+        if bad:
+            raise ValidationError(f"unknown role {bad[0]!r}; accepted roles: {', '.join(ROLES)}")
+        messages, meta = self._state
+        keep = [i for i, m in enumerate(messages) if m["role"] in roles]
+        return self._build(self._system, [messages[i] for i in keep], [meta[i] for i in keep])
