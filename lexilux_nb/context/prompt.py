@@ -30,11 +30,16 @@ class Composed:
     notices: list[str] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
 
+    @property
+    def summary(self) -> str | None:
+        """One line naming what went with the prompt (None when only plain values went)."""
+        return "Context sent: " + "; ".join(self.sent) if self.sent else None
+
     def bundle(self) -> dict[str, str] | None:
-        """A "Context sent" item (None when nothing beyond plain values was sent)."""
-        if not self.sent:
+        """A "Context sent" item: the summary, then the message as sent (None with no summary)."""
+        summary = self.summary
+        if summary is None:
             return None
-        summary = "Context sent: " + "; ".join(self.sent)
         shown = item_block(summary, [("", content_text(self.content))], kind="context")
         return {"text/plain": f"{INFO} " + summary, "text/html": shown}
 

@@ -23,6 +23,7 @@ from ..client.errors import LexiluxError, redact
 from ..client.history import ChatHistory
 from ..client.options import resolve
 from ..context import budget
+from ..context.prompt import compose_for
 from ..defaults import HISTORY, MAX_CONTINUES
 from ..engine import Ask, Engine, Outcome, Tools, Turn, history_changed, watch_history
 from ..engine.view import Show
@@ -267,7 +268,8 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
             return
         try:
             self.refresh()  # follow a rebound variable, so this turn shows up when recorded
-            composed = self._compose(prompt)  # {df}, {Out[n]}, {fig} as in %%chat
+            settings = self._settings()
+            composed = compose_for(settings, prompt, None, self._namespace)  # {df}, {Out[n]}…
             turn = Turn(composed.content, self.history)
         except LexiluxError as exc:  # e.g. the variable was rebound to something else
             self._set_status(str(exc), error=True)
@@ -282,21 +284,16 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         self._reset_progress(continuing)
         self._set_status("…")
         view = PanelView(self, prompt)  # the question shows at once, before the request starts
-        notices = [*composed.notices]
-        if composed.sent:  # what went with the prompt, as the cells say it
-            notices.append("Context sent: " + "; ".join(composed.sent))
-        loop_thread.submit(self._run(turn, view, continuing, notices))
+        notices = list(composed.notices)
+        if composed.summary:  # what went with the prompt, in the cells' words
+            notices.append(composed.summary)
+        loop_thread.submit(self._run(turn, view, continuing, notices, settings))
 
     def _settings(self) -> Any:
         """The magics whose settings apply (interpolation, caps, the budget meter)."""
         from .magics import current_magics, standalone_magics
 
         return self._config or current_magics() or standalone_magics()
-
-    def _compose(self, prompt: str) -> Any:
-        from ..context.prompt import compose_for
-
-        return compose_for(self._settings(), prompt, None, self._namespace)
 
     def cancel(self) -> None:
         """Stop the answer; what arrived is kept in the history, marked interrupted."""
@@ -312,7 +309,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
             self.progress.reset(1 + self.max_continues)
 
     async def _run(
-        self, turn: Turn, view: PanelView, continuing: bool, notices: list[str]
+        self, turn: Turn, view: PanelView, continuing: bool, notices: list[str], settings: Any
     ) -> Outcome | None:
         self._task = asyncio.current_task()
         ask = self.ask if continuing else replace(self.ask, continuation=None)
@@ -324,7 +321,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
                 status = "stopped before sending"
                 return None
             try:  # off the loop: the window may be asked for over HTTP (once per model)
-                checked = (self._settings(), self.engine.chat, turn, ask, view.prompt)
+                checked = (settings, self.engine.chat, turn, ask, view.prompt)
                 found = await asyncio.to_thread(meter.check, *checked, budget.PANEL_ADVICE)
                 notices = notices + found
             except ChatCellError as refused:  # budget=refuse: nothing is sent, nothing lost
