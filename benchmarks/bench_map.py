@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,6 +169,20 @@ def _child(url: str, who: str, n: int, concurrency: int) -> list[float]:
     return [float(x) for x in out]
 
 
+@contextlib.contextmanager
+def serving() -> Iterator[str]:
+    """The answering server in a process of its own, for as long as the block runs: its URL."""
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve-only"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        yield f"http://127.0.0.1:{server.stdout.readline().strip()}/v1"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
@@ -174,12 +190,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--big", type=int, default=20000, help="items for the second RSS row")
     args = parser.parse_args()
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve-only"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert server.stdout is not None
-        url = f"http://127.0.0.1:{server.stdout.readline().strip()}/v1"
+    with serving() as url:
         n, conc = args.n, args.concurrency
         ideal = n * LATENCY / conc
         names = {
@@ -220,9 +231,6 @@ def main() -> None:
                 f"| {size:,} | {grown / 1024:.1f} | {held / 2**20:.1f} | "
                 f"{(top - held) / 2**20:.1f} |"
             )
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 if __name__ == "__main__":

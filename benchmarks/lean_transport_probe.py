@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench_map import LATENCY, serving  # this folder is on sys.path when the script runs
+
 ROOT = Path(__file__).resolve().parents[1]
-SERVE = "import asyncio, bench_map; asyncio.run(bench_map._serve())"
-LATENCY, N, CONCURRENCY = 0.05, 2000, 64
+N, CONCURRENCY = 2000, 64
 
 CHILD = r"""
 import asyncio, sys, time
@@ -71,12 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVE], stdout=subprocess.PIPE, text=True, cwd=ROOT / "benchmarks"
-    )
-    try:
-        assert server.stdout is not None
-        url = f"http://127.0.0.1:{int(server.stdout.readline())}/v1"
+    with serving() as url:
         walls: dict[str, list[float]] = {"shipped": [], "lean": []}
         for _ in range(args.repeat):
             for who in walls:  # interleaved, so both see the same machine
@@ -84,8 +80,6 @@ def main() -> None:
                 argv = [sys.executable, "-c", code, url, who, str(N), str(CONCURRENCY)]
                 out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
                 walls[who].append(float(out))
-    finally:
-        server.kill()
     ideal = N * LATENCY / CONCURRENCY
     print(f"{N} prompts, concurrency {CONCURRENCY}, ideal {ideal:.2f} s\n")
     print("| `chat.amap` transport | wall (s) | vs ideal |\n|---|---:|---:|")

@@ -12,14 +12,14 @@ import asyncio
 import collections
 import cProfile
 import pstats
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from bench_map import serving  # this folder is on sys.path when the script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("lexilux_nb", "httpcore", "httpx", "h11", "anyio", "sniffio", "asyncio", "json")
-SERVE = "import asyncio, bench_map; asyncio.run(bench_map._serve())"
 
 
 def package_of(filename: str) -> str:
@@ -37,12 +37,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from lexilux_nb import Chat
 
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVE], stdout=subprocess.PIPE, text=True, cwd=ROOT / "benchmarks"
-    )
-    try:
-        assert server.stdout is not None
-        url = f"http://127.0.0.1:{int(server.stdout.readline())}/v1"
+    with serving() as url:
         prompts = [f"Classify ticket {i}: the app crashes when I press save" for i in range(args.n)]
         chat = Chat(base_url=url, model="m", max_retries=0)
         profile = cProfile.Profile()
@@ -51,8 +46,6 @@ def main() -> None:
         out = asyncio.run(chat.amap(prompts, concurrency=args.concurrency, progress=False))
         profile.disable()
         wall = time.perf_counter() - start
-    finally:
-        server.kill()
     assert len(out) == args.n and not out.errors
     own: collections.Counter[str] = collections.Counter()
     for (filename, _, _), (_, _, tottime, _, _) in pstats.Stats(profile).stats.items():
