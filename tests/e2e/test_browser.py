@@ -218,7 +218,9 @@ def test_answers_survive_save_and_reload(page) -> None:
     page.reload()
     page.wait_for_selector(".jp-Notebook .jp-Cell .lexilux-answer", timeout=60_000)
     assert cell(page, 1).locator(".lexilux-answer [role=cell]").first.inner_text() == "Brest"
-    assert "Wave 8" in cell(page, 2).locator(".lexilux-answer").inner_text()
+    continued = cell(page, 2).locator(".lexilux-answer")
+    continued.filter(has_text="Wave 8").wait_for(timeout=30_000)  # outputs render one by one
+    assert "Wave 8" in continued.inner_text()
     unsafe = cell(page, 3).locator(".jp-OutputArea")
     assert unsafe.locator("img, script, a[href^='javascript']").count() == 0
     assert page.evaluate("window.__xss") is None
