@@ -13,9 +13,10 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from .. import __version__
+from .body import aread_bounded, read_bounded
 from .errors import MalformedResponseError, error_from_response, error_from_transport, redact
 from .retry import Clock
-from .transport import HttpClients, PreparedRequest, aread_bounded, read_bounded
+from .transport import HttpClients, PreparedRequest
 
 T = TypeVar("T")
 

@@ -49,7 +49,7 @@ from .transport import (
     OpenedStream,
     PreparedRequest,
     aopen_stream,
-    asend_json,
+    asend,
     open_stream,
     send_json,
 )
@@ -266,7 +266,7 @@ class Chat:
         if uses_tools(options):
             return await tools.arun_tools(self.acall, messages, **options)
         req = self.prepare(messages, **options)
-        data = await self._aretrying(lambda: asend_json(self._http.async_, req), req)
+        data = await self._aretrying(lambda: asend(self._http, req), req)
         return scrubbed(parse_completion, data, bool(options.get("return_raw")), req.secrets)
 
     def astream(self, messages: Any, **options: Unpack[HistoryOptions]) -> AsyncStreamingIterator:

@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from .errors import DeadlineExceededError, ValidationError
+from .errors import DeadlineExceededError, LexiluxError, ValidationError, error_from_transport
 
 
 class Clock(Protocol):
@@ -105,6 +105,15 @@ def scope(seconds: float | None, clock: Clock) -> Iterator[Deadline | None]:
         yield deadline
     finally:
         _ACTIVE.reset(token)
+
+
+def network_error(exc: httpx.TransportError, secrets: tuple[str, ...]) -> LexiluxError:
+    """Our error for a transport failure (a copy: the httpx exception holds the headers); one
+    that came once the deadline was spent says so. Raise it outside the ``except`` block."""
+    deadline = current()
+    if deadline is not None and deadline.expired:
+        return deadline.error(f"{type(exc).__name__} once the time was spent")
+    return error_from_transport(exc, secrets)
 
 
 def bind_request(request: httpx.Request) -> None:

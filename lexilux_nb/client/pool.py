@@ -1,4 +1,5 @@
-"""An async transport made of small httpx pools, so 64 concurrent requests stay cheap.
+"""An async transport made of small httpx pools, for the async requests httpx still sends
+(streams, the Batch API, proxies; JSON answers go through :mod:`.h1` where it applies).
 
 httpcore's pool scans every connection for every request event, so its cost per request grows
 with the number of open connections: at concurrency 64 against a 50 ms loopback server, one

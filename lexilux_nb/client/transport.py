@@ -1,4 +1,4 @@
-"""The only code that touches sockets: build httpx clients and perform one attempt.
+"""Where requests leave: build httpx clients (and :mod:`.h1`'s pools) and perform one attempt.
 
 An *attempt* is one request: send it, turn an error status or a transport failure into our
 exceptions, and for streams read up to the first event, so that a stream that failed before
@@ -9,27 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from .. import defaults
-from .deadline import bind_request, current, guard, within
+from . import h1
+from .body import aread_bounded, decode_json, read_bounded
+from .deadline import bind_request, guard, network_error, within
 from .errors import (
     APIError,
     ConfigurationError,
     LexiluxError,
-    MalformedResponseError,
-    ResponseTooLargeError,
     error_from_response,
-    error_from_transport,
     redact,
     url_secrets,
 )
-from .inflate import inflater, undecodable
 from .pool import PooledAsyncTransport
 from .sse import Event, SSEDecoder
 
@@ -99,14 +98,6 @@ def _build_request(client: httpx.Client | httpx.AsyncClient, req: PreparedReques
     return request
 
 
-def _network_error(exc: httpx.TransportError, req: PreparedRequest) -> LexiluxError:
-    """Our error for a transport failure (a copy: the httpx exception holds the headers)."""
-    deadline = current()
-    if deadline is not None and deadline.expired:
-        return deadline.error(f"{type(exc).__name__} once the time was spent")
-    return error_from_transport(exc, req.secrets)
-
-
 class HttpClients:
     """One pooled sync client, and one async client per event loop (``asyncio.run`` twice works).
 
@@ -138,7 +129,12 @@ class HttpClients:
         for scheme in proxies or {}:
             _mount_key(scheme)  # a bad key fails at Chat(...), not at the first call
         self._verify = verify
+        self.timeouts: dict[str, float | None] = timeout.as_dict()
+        self._ssl: ssl.SSLContext | None = None  # one, shared: loading the CA file takes 40 ms
         self._sync: httpx.Client | None = None
+        self._lean: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[h1.Pool | None, AsyncGenerator[None, None] | None]
+        ] = weakref.WeakKeyDictionary()
         self._async: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
@@ -173,18 +169,46 @@ class HttpClients:
         loop = asyncio.get_running_loop()
         entry = self._async.get(loop)
         if entry is None or entry[0].is_closed:
-            client = httpx.AsyncClient(
-                **self._kwargs(httpx.AsyncHTTPTransport),
-                transport=PooledAsyncTransport(verify=self._verify),
-            )
+            kwargs = self._kwargs(httpx.AsyncHTTPTransport)
+            if not self._env_proxied():  # a transport given to httpx turns the environment's off
+                kwargs["transport"] = PooledAsyncTransport(verify=self._verify)
+            client = httpx.AsyncClient(**kwargs)
             closer = _closed_with_loop(client, lambda: self._async.pop(loop, None))
             entry = self._async[loop] = (client, closer)
+        return entry[0]
+
+    def _env_proxied(self) -> bool:
+        """Would httpx send through HTTP_PROXY, HTTPS_PROXY or ALL_PROXY (``proxies=None``)?"""
+        found = urllib.request.getproxies() if self._proxies is None else {}
+        return any(found.get(scheme) for scheme in ("http", "https", "all"))
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context(verify=self._verify)
+            self._ssl.set_alpn_protocols(["http/1.1"])
+        return self._ssl
+
+    def lean(self) -> h1.Pool | None:
+        """The running loop's :mod:`.h1` pool, or ``None`` where httpx must send: a client the
+        caller gave, proxies (given or from the environment), httpx patched by a mock."""
+        if self._agiven is not None or self._proxies or h1.patched():
+            return None
+        loop = asyncio.get_running_loop()
+        entry = self._lean.get(loop)
+        if entry is None or (entry[0] is not None and entry[0].closed):
+            if self._env_proxied():  # read once per loop, as httpx reads it once per client
+                entry = (None, None)
+            else:
+                pool = h1.Pool(self._ssl_context)
+                entry = (pool, _closed_with_loop(pool, lambda: self._lean.pop(loop, None)))
+            self._lean[loop] = entry
         return entry[0]
 
     def close(self) -> None:
         if self._sync is not None:
             self._sync.close()
         self._async.clear()  # their loops may be gone; connections are dropped with them
+        self._lean.clear()
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
@@ -192,12 +216,18 @@ class HttpClients:
         if entry is not None:
             await entry[0].aclose()
             await entry[1].aclose()
+        lean = self._lean.pop(loop, None)
+        if lean is not None and lean[0] is not None and lean[1] is not None:
+            await lean[0].aclose()
+            await lean[1].aclose()
         self.close()
 
 
-async def _closing(
-    client: httpx.AsyncClient, forget: Callable[[], object]
-) -> AsyncGenerator[None, None]:
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+async def _closing(client: _Closable, forget: Callable[[], object]) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
@@ -206,7 +236,7 @@ async def _closing(
 
 
 def _closed_with_loop(
-    client: httpx.AsyncClient, forget: Callable[[], object]
+    client: _Closable, forget: Callable[[], object]
 ) -> AsyncGenerator[None, None]:
     """An async generator, started on the running loop, whose ``finally`` closes ``client``:
     ``asyncio.run`` (``loop.shutdown_asyncgens``) finalizes it before closing the loop, so each
@@ -229,81 +259,6 @@ def _mount_key(scheme: str) -> str:
     return scheme
 
 
-def _too_large(limit: int) -> ResponseTooLargeError:
-    return ResponseTooLargeError(
-        f"the server's answer is over {limit / 2**20:g} MiB ({limit:,} bytes) once decompressed;"
-        " reading stopped there (a compression bomb or a broken server). To accept larger"
-        " bodies, raise lexilux_nb.defaults.MAX_RESPONSE_BYTES"
-    )
-
-
-def _undecodable(exc: httpx.DecodingError) -> MalformedResponseError:
-    return undecodable(type(exc).__name__)
-
-
-class _Body:
-    """Decoded pieces of a body, kept up to ``defaults.MAX_RESPONSE_BYTES`` (read when the body
-    starts, so it can be raised at run time). gzip, deflate and brotli are inflated here, a
-    piece at a time (:mod:`.inflate`), so a bomb costs the cap plus one piece; other encodings
-    are left to httpx, whose pieces are checked the same way."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.pieces: list[bytes] = []
-        self.size = 0
-        self.limit = defaults.MAX_RESPONSE_BYTES
-        # a response whose content was already read (a test double) is decoded by httpx
-        encoding = response.headers.get("content-encoding", "")
-        self.inflater = None if response.is_stream_consumed else inflater(encoding)
-
-    def add(self, piece: bytes) -> None:
-        self.size += len(piece)
-        if self.size > self.limit:
-            self.pieces.clear()
-            raise _too_large(self.limit)
-        self.pieces.append(piece)
-
-    def feed(self, raw: bytes) -> None:
-        assert self.inflater is not None
-        for piece in self.inflater.feed(raw):
-            self.add(piece)
-
-    def end(self) -> bytes:
-        if self.inflater is not None:
-            for piece in self.inflater.flush():
-                self.add(piece)
-        return b"".join(self.pieces)
-
-
-def read_bounded(response: httpx.Response) -> bytes:
-    """The decoded body, read piece by piece and stopped at the cap."""
-    body = _Body(response)
-    try:
-        if body.inflater is not None:
-            for raw in response.iter_raw():
-                body.feed(raw)
-        else:
-            for piece in response.iter_bytes():
-                body.add(piece)
-    except httpx.DecodingError as exc:
-        raise _undecodable(exc) from None
-    return body.end()
-
-
-async def aread_bounded(response: httpx.Response) -> bytes:
-    """Async twin of :func:`read_bounded`."""
-    body = _Body(response)
-    try:
-        if body.inflater is not None:
-            async for raw in response.aiter_raw():
-                body.feed(raw)
-        else:
-            async for piece in response.aiter_bytes():
-                body.add(piece)
-    except httpx.DecodingError as exc:
-        raise _undecodable(exc) from None
-    return body.end()
-
-
 # -- one attempt, sync ----------------------------------------------------------------------------
 
 
@@ -318,12 +273,12 @@ def send_json(client: httpx.Client, req: PreparedRequest) -> Any:
         finally:
             response.close()
     except httpx.TransportError as exc:
-        failure = _network_error(exc, req)
+        failure = network_error(exc, req.secrets)
     if failure is not None:  # raised here, so no httpx exception is its __context__
         raise failure
     if response.status_code >= 400:
         raise error_from_response(response.status_code, response.headers, body, req.secrets)
-    return _decode_json(body, req)
+    return decode_json(body, req.secrets)
 
 
 def open_stream(client: httpx.Client, req: PreparedRequest) -> OpenedStream:
@@ -332,14 +287,14 @@ def open_stream(client: httpx.Client, req: PreparedRequest) -> OpenedStream:
     try:
         response = client.send(_build_request(client, req), stream=True)
     except httpx.TransportError as exc:
-        failure = _network_error(exc, req)
+        failure = network_error(exc, req.secrets)
     if failure is not None:
         raise failure
     try:
         return _open_sync(response, req)
     except httpx.TransportError as exc:
         response.close()
-        failure = _network_error(exc, req)
+        failure = network_error(exc, req.secrets)
     except BaseException:
         response.close()
         raise
@@ -368,6 +323,16 @@ def _open_sync(response: httpx.Response, req: PreparedRequest) -> OpenedStream:
 # -- one attempt, async ---------------------------------------------------------------------------
 
 
+async def asend(http: HttpClients, req: PreparedRequest) -> Any:
+    """One non-streamed attempt on the running loop: on :mod:`.h1` where it carries the request
+    (the same errors, faster), else on httpx (:func:`asend_json`)."""
+    pool = http.lean()
+    request = None if pool is None else h1.encode(req.url, req.headers, req.body)
+    if pool is None or request is None:
+        return await asend_json(http.async_, req)
+    return await h1.send_json(pool, request, http.timeouts, req.secrets)
+
+
 async def asend_json(client: httpx.AsyncClient, req: PreparedRequest) -> Any:
     """Async twin of :func:`send_json`."""
     failure: LexiluxError | None = None
@@ -379,12 +344,12 @@ async def asend_json(client: httpx.AsyncClient, req: PreparedRequest) -> Any:
         finally:
             await response.aclose()
     except httpx.TransportError as exc:
-        failure = _network_error(exc, req)
+        failure = network_error(exc, req.secrets)
     if failure is not None:
         raise failure
     if response.status_code >= 400:
         raise error_from_response(response.status_code, response.headers, body, req.secrets)
-    return _decode_json(body, req)
+    return decode_json(body, req.secrets)
 
 
 async def aopen_stream(client: httpx.AsyncClient, req: PreparedRequest) -> OpenedStream:
@@ -393,14 +358,14 @@ async def aopen_stream(client: httpx.AsyncClient, req: PreparedRequest) -> Opene
     try:
         response = await within(client.send(_build_request(client, req), stream=True))
     except httpx.TransportError as exc:
-        failure = _network_error(exc, req)
+        failure = network_error(exc, req.secrets)
     if failure is not None:
         raise failure
     try:
         return await _open_async(response, req)
     except httpx.TransportError as exc:
         await response.aclose()
-        failure = _network_error(exc, req)
+        failure = network_error(exc, req.secrets)
     except BaseException:
         await response.aclose()
         raise
@@ -424,17 +389,3 @@ async def _open_async(response: httpx.Response, req: PreparedRequest) -> OpenedS
         if first:
             return OpenedStream(response, decoder, texts, first)
     return OpenedStream(response, decoder, texts, decoder.flush())
-
-
-def _decode_json(content: bytes, req: PreparedRequest) -> Any:
-    import json
-
-    from .errors import APIError, redact
-
-    try:
-        return json.loads(content)
-    except ValueError:
-        snippet = redact(content[:200].decode("utf-8", "replace"), req.secrets)
-        raise APIError(
-            f"the server answered with something that is not JSON: {snippet!r}"
-        ) from None

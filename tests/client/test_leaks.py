@@ -203,10 +203,10 @@ def test_repeated_asyncio_run_leaks_no_client_or_socket() -> None:
             assert asyncio.run(chat.acall(f"run {i}")).text
         gc.collect()
         after = _open_sockets()
-        pooled = len(chat._http._async)
+        pooled = len(chat._http._async) + len(chat._http._lean)
         chat.close()
     assert after <= before, (before, after)
-    assert pooled == 0  # each loop's client was closed and forgotten with its loop
+    assert pooled == 0  # each loop's pool (h1) or client was closed and forgotten with its loop
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
@@ -216,13 +216,15 @@ def test_one_pooled_client_per_running_loop() -> None:
     with FakeOpenAIServer() as server:
         chat = Chat(base_url=server.base_url, api_key="sk-test", model="m")
 
-        async def twice() -> tuple[int, bool]:
+        async def twice() -> tuple[int, bool, int]:
             await chat.acall("a")
-            first = chat._http.async_
+            first = chat._http.lean()
             await chat.acall("b")
-            return len(chat._http._async), chat._http.async_ is first
+            pool = chat._http.lean()
+            assert pool is not None
+            return len(chat._http._lean), pool is first, pool.opened
 
-        assert asyncio.run(twice()) == (1, True)
+        assert asyncio.run(twice()) == (1, True, 1)  # one pool, one connection, kept alive
         chat.close()
 
 
