@@ -3,7 +3,8 @@
 2,000 prompts at concurrency 64: the ideal wall time is N x 50 ms / 64 (the server's latency is
 the only wait). Contenders, each in its own fresh process, side by side in one run:
 
-- ``Chat.amap`` (concurrency=64, progress off),
+- ``Chat.amap`` (concurrency=64, progress off), and the same over httpx (a given
+  ``httpx.AsyncClient`` on the package's pooled transport: the path before ``client/h1.py``),
 - ``Chat.map`` (the sync form, same settings),
 - the ``openai`` SDK's ``AsyncOpenAI`` under ``asyncio.Semaphore(64)`` with ``gather``,
 - bare ``httpx.AsyncClient`` (what both of the above are built on) with 64 workers.
@@ -90,8 +91,9 @@ prompts = [f"Classify ticket {{i}}: the app crashes when I press save" for i in 
 import httpx  # imports are not part of the timed run
 if who == "sdk":
     from openai import AsyncOpenAI
-if who in ("map", "amap", "traced"):
+if who in ("map", "amap", "amap_httpx", "traced"):
     from lexilux_nb import Chat
+    from lexilux_nb.client.pool import PooledAsyncTransport
 before = peak()
 
 async def raw():
@@ -131,7 +133,7 @@ async def sdk():
     out = await asyncio.gather(*(one(p) for p in prompts))
     assert len(out) == n and out[0] == "positive"
 
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 if who == "raw":
     asyncio.run(raw())
 elif who == "sdk":
@@ -139,8 +141,9 @@ elif who == "sdk":
 elif who == "httpx":
     asyncio.run(bare_httpx())
 else:
-    chat = Chat(base_url=url, model="m", max_retries=0)
-    if who == "amap":
+    given = httpx.AsyncClient(transport=PooledAsyncTransport()) if who == "amap_httpx" else None
+    chat = Chat(base_url=url, model="m", max_retries=0, async_http_client=given)
+    if who in ("amap", "amap_httpx"):
         out = asyncio.run(chat.amap(prompts, concurrency=conc, progress=False))
     elif who == "traced":  # Python's own allocations: what the results hold vs the run's peak
         import tracemalloc
@@ -153,7 +156,7 @@ else:
         out = chat.map(prompts, concurrency=conc, progress=False)
     assert len(out) == n and not out.errors and out[0].text == "positive", out.errors
 wall = time.perf_counter() - start
-print(wall, peak() - before)
+print(wall, peak() - before, (time.process_time() - cpu) / n * 1000)
 """
 
 
@@ -197,25 +200,31 @@ def main() -> None:
             "raw": "raw asyncio sockets (the server's ceiling)",
             "httpx": "bare `httpx.AsyncClient`, 64 workers (the HTTP library's ceiling)",
             "amap": "`await chat.amap(...)`",
+            "amap_httpx": "`await chat.amap(...)` over httpx (`async_http_client=`)",
             "map": "`chat.map(...)` (sync)",
             "sdk": "`AsyncOpenAI` + `Semaphore`",
         }
         walls: dict[str, list[float]] = {k: [] for k in names}
         rss: dict[str, list[float]] = {k: [] for k in names}
+        cpu: dict[str, list[float]] = {k: [] for k in names}
         for _ in range(args.repeat):  # interleaved, so machine load hits every contender alike
             for who in names:
-                wall, grown = _child(url, who, n, conc)
+                wall, grown, ms = _child(url, who, n, conc)
                 walls[who].append(wall)
                 rss[who].append(grown)
+                cpu[who].append(ms)
         print(f"\n{n} prompts, concurrency {conc}, server latency 50 ms: ideal {ideal:.2f} s")
         print(f"(median of {args.repeat} runs, each in a fresh process)\n")
-        print("| client | wall (s) | throughput vs ideal | req/s | peak RSS growth (MB) |")
-        print("|---|---|---|---|---|")
+        print(
+            "| client | wall (s) | throughput vs ideal | req/s | client CPU per request (ms) "
+            "| peak RSS growth (MB) |"
+        )
+        print("|---|---|---|---|---|---|")
         for who, label in names.items():
             wall = statistics.median(walls[who])
             print(
                 f"| {label} | {wall:.2f} | {ideal / wall:.2f}x | {n / wall:.0f} | "
-                f"{statistics.median(rss[who]) / 1024:.1f} |"
+                f"{statistics.median(cpu[who]):.2f} | {statistics.median(rss[who]) / 1024:.1f} |"
             )
         sdk, ours = statistics.median(walls["sdk"]), statistics.median(walls["amap"])
         print(f"\n`chat.amap` is {sdk / ours:.2f}x the SDK's speed.\n")
@@ -225,7 +234,7 @@ def main() -> None:
         )
         print("|---|---|---|---|")
         for size in (n, args.big):
-            _, grown = _child(url, "map", size, conc)
+            _, grown, _ = _child(url, "map", size, conc)
             _, held, top = _child(url, "traced", size, conc)
             print(
                 f"| {size:,} | {grown / 1024:.1f} | {held / 2**20:.1f} | "

@@ -34,6 +34,7 @@ Chat = Any  # a lexilux_nb Chat; not imported: chat.py imports this module (no i
 __all__ = ["MapResults", "Unfinished", "amap", "map_items", "render_items"]
 log = logging.getLogger("lexilux_nb")
 REPORT_EVERY = 0.1  # seconds between progress updates
+SHOWN = 3  # results a MapResults repr shows
 
 
 class Unfinished(LexiluxError):
@@ -53,6 +54,16 @@ class MapResults(list[Any]):
     @property
     def interrupted(self) -> bool:
         return self.stats.interrupted
+
+    def __repr__(self) -> str:
+        """Bounded: a 20,000-row batch is not printed whole (``asyncio.run`` itself builds this
+        repr once as it ends, through its SIGINT handler's repr: 6 MB of text, measured)."""
+        shown = ", ".join(repr(r) for r in self[:SHOWN])
+        more = f", ... {len(self) - SHOWN} more" if len(self) > SHOWN else ""
+        failed = sum(isinstance(r, BaseException) for r in self)
+        stats = getattr(self, "stats", None)
+        stopped = ", interrupted" if stats is not None and stats.interrupted else ""
+        return f"MapResults([{shown}{more}]; {len(self)} items, {failed} failed{stopped})"
 
     @property
     def errors(self) -> dict[int, BaseException]:

@@ -217,6 +217,16 @@ def test_failed_item_kept_in_its_slot(mode: str, server: FakeOpenAIServer) -> No
     assert results.stats.failed == 1 and results.stats.done == 2
 
 
+def test_the_repr_is_bounded_and_counts_failures(server: FakeOpenAIServer) -> None:
+    server.queue(Reply(status=400))
+    results = chat_for(server).map([f"item {i}" for i in range(40)], concurrency=1, progress=False)
+    shown = repr(results)
+    assert shown.startswith("MapResults([InvalidRequestError(") and "Echo: item 1" in shown
+    assert "Echo: item 39" not in shown and "... 37 more" in shown
+    assert shown.endswith("; 40 items, 1 failed)")
+    assert len(shown) < 3 * max(len(repr(r)) for r in results)
+
+
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_on_error_raise_raises_the_first_failure(mode: str, server: FakeOpenAIServer) -> None:
     server.default = slow(0.05)
