@@ -13,8 +13,8 @@ code, :func:`.deadline.network_error`), the same body cap and inflation (:mod:`.
 idle connections kept for 5 s (httpcore's default). httpx stays the driver where this path would
 differ (:func:`encode` returns ``None``, :func:`patched`, ``HttpClients.lean``): streams,
 clients the caller gave, proxies (given or from the environment), user names in the URL,
-non-ASCII URLs or header values, and whenever a test library (respx) patched httpx or
-httpcore, so the mock sees every request.
+non-ASCII URLs or header values, a Host or Content-Length of the caller's, and whenever a test
+library (respx) patched httpx or httpcore, so the mock sees every request.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from .inflate import inflater
 KEEPALIVE_S = 5.0  # httpcore's keepalive_expiry: servers close idle connections soon after
 MAX_CONNECTIONS = 128  # in use at once per pool; more requests wait (the pool timeout)
 PAUSE_AT = 1 << 20  # unread bytes at which the socket stops being read until they are parsed
+FRAMING = frozenset({b"host", b"content-length", b"transfer-encoding"})
 T = TypeVar("T")
 Origin = tuple[str, str, int]
 ACCEPT_ENCODING = b"gzip, deflate, br" if inflater("br") is not None else b"gzip, deflate"
@@ -82,12 +83,13 @@ def encode(url: str, headers: Mapping[str, str], payload: Any) -> Request | None
         return None
     origin, host, target = found
     try:
-        pairs = [(b"Host", host)] + [
-            (k.encode("ascii"), v.encode("ascii")) for k, v in headers.items()
-        ]
+        pairs = [(k.encode("ascii"), v.encode("ascii")) for k, v in headers.items()]
     except UnicodeEncodeError:
         return None
     named = {k.lower() for k, _ in pairs}
+    if named & FRAMING:  # the caller's own framing: httpx decides what that means
+        return None
+    pairs.insert(0, (b"Host", host))
     if b"accept-encoding" not in named:
         pairs.append((b"Accept-Encoding", ACCEPT_ENCODING))
     if b"connection" not in named:

@@ -206,6 +206,29 @@ def test_the_request_bytes_are_the_ones_httpx_sends(wire: Wire) -> None:
     assert {"gzip", "deflate"} <= {e.strip() for e in lean_headers["accept-encoding"].split(",")}
 
 
+def test_a_large_body_is_written_in_full_while_the_server_reads_slowly() -> None:
+    got: list[int] = []
+
+    def answer(head: bytes, body: bytes) -> bytes:
+        got.append(len(body))
+        return reply(completion(f"read {len(body)} bytes"))
+
+    with Wire(answer) as server:
+        big = "x" * (8 << 20)  # an image's worth, past the socket buffers: writing pauses
+        sync, lean, sends = both(make(server.base_url), big)
+    assert sync == lean and sends == 1 and got[0] == got[1] > 8 << 20
+
+
+def test_a_server_that_never_reads_is_a_write_timeout_on_both_paths() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)  # accepted by the kernel, never read
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        sync, lean, sends = both(make(url, timeout_s=0.5), "x" * (64 << 20))
+    assert sends == 1 and lean == sync
+    assert sync[0] == "LexiluxTimeoutError" and "WriteTimeout" in sync[1]
+
+
 def test_connections_are_kept_alive_and_reused(wire: Wire) -> None:
     chat = make(wire.base_url)
 
@@ -511,8 +534,18 @@ def test_an_environment_proxy_is_used_by_both_paths(
         ("http://127.0.0.1:9/v1/chat/completions", {"X-Name": "Zoë"}),
         ("http://127.0.0.1:9/v1/chat/completions", {"X-Bad": "a\r\nInjected: 1"}),
         ("ftp://127.0.0.1:9/v1/chat/completions", {}),
+        ("http://127.0.0.1:9/v1/chat/completions", {"Host": "elsewhere"}),
+        ("http://127.0.0.1:9/v1/chat/completions", {"content-length": "3"}),
     ],
-    ids=["userinfo", "non-ascii-path", "non-ascii-header", "crlf-header", "scheme"],
+    ids=[
+        "userinfo",
+        "non-ascii-path",
+        "non-ascii-header",
+        "crlf-header",
+        "scheme",
+        "host",
+        "length",
+    ],
 )
 def test_requests_httpx_would_send_differently_are_left_to_httpx(
     url: str, headers: dict[str, str]
