@@ -140,9 +140,22 @@ def wire() -> Iterator[Wire]:
         yield server
 
 
+_MADE: list[Chat] = []
+
+
 def make(url: str, **kwargs: Any) -> Chat:
     kwargs.setdefault("max_retries", 0)
-    return Chat(base_url=url, model="m", api_key="sk-h1-test", **kwargs)
+    chat = Chat(base_url=url, model="m", api_key="sk-h1-test", **kwargs)
+    _MADE.append(chat)
+    return chat
+
+
+@pytest.fixture(autouse=True)
+def _close_made() -> Iterator[None]:
+    """Each test's clients are closed with it (their sync pools hold sockets)."""
+    yield
+    while _MADE:
+        _MADE.pop().close()
 
 
 def outcome(run: Callable[[], Any]) -> Any:
@@ -554,7 +567,8 @@ def test_requests_httpx_would_send_differently_are_left_to_httpx(
 
 
 def test_given_clients_and_proxies_keep_httpx(wire: Wire) -> None:
-    given = make(wire.base_url, async_http_client=httpx.AsyncClient())
+    mine = httpx.AsyncClient()
+    given = make(wire.base_url, async_http_client=mine)
     proxied = make(wire.base_url, proxies={"http": "http://127.0.0.1:9"})
     plain = make(wire.base_url, proxies={})  # {}: no proxies at all, so the lean path
 
@@ -562,3 +576,4 @@ def test_given_clients_and_proxies_keep_httpx(wire: Wire) -> None:
         return [c._http.lean() is not None for c in (given, proxied, plain)]
 
     assert asyncio.run(pools()) == [False, False, True]
+    asyncio.run(mine.aclose())
