@@ -36,7 +36,7 @@ import httpcore
 import httpx
 
 from .body import Body, decode_json
-from .deadline import MIN_WAIT_S, current, network_error
+from .deadline import MIN_WAIT_S, Deadline, current, network_error
 from .errors import error_from_response
 from .inflate import inflater
 
@@ -297,10 +297,10 @@ class Pool:
         conn.close()
 
     async def exchange(
-        self, request: Request, timeouts: Mapping[str, float | None], reader: Callable[..., Any]
-    ) -> Any:
-        """Send ``request`` and hand the connection to ``reader(conn, head)`` for the answer;
-        the connection is kept only when the whole exchange completed."""
+        self, request: Request, timeouts: Mapping[str, float | None], deadline: Deadline | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send ``request`` and read its answer (status, headers, decoded body); the connection
+        is kept only when the whole exchange completed."""
         if not self._slots.locked():
             await self._slots.acquire()  # free: returns at once
         else:
@@ -316,7 +316,7 @@ class Pool:
                 h = conn.h11
                 data = h.send(request.head) + h.send(h11.Data(data=request.body))
                 await conn.send(data + h.send(h11.EndOfMessage()), timeouts["write"])
-                result = await reader(conn)
+                result = await _answer(conn, timeouts, deadline)
             except BaseException:  # a failure, a timeout or a cancel: the socket is unusable
                 conn.close()
                 raise
@@ -333,22 +333,25 @@ class Pool:
                 conn.close()
 
 
-def _read_seconds(timeouts: Mapping[str, float | None]) -> Callable[[], float | None]:
+def _read_seconds(
+    timeouts: Mapping[str, float | None], deadline: Deadline | None
+) -> Callable[[], float | None]:
     """Each read's timeout: the read timeout, and never past the call's deadline."""
-    read, deadline = timeouts["read"], current()
+    read = timeouts["read"]
     if deadline is None:
         return lambda: read
     return lambda: max(min(read or deadline.remaining(), deadline.remaining()), MIN_WAIT_S)
 
 
-async def _answer(conn: _Connection, timeouts: Mapping[str, float | None]) -> tuple[Any, bytes]:
-    seconds = _read_seconds(timeouts)
+async def _answer(
+    conn: _Connection, timeouts: Mapping[str, float | None], deadline: Deadline | None
+) -> tuple[int, dict[str, str], bytes]:
+    seconds = _read_seconds(timeouts, deadline)
     head = await conn.next_event(seconds)
     while isinstance(head, h11.InformationalResponse):  # 100 Continue and the like
         head = await conn.next_event(seconds)
     if isinstance(head, h11.ConnectionClosed):
         raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-    deadline = current()
     if deadline is not None:
         deadline.check("while waiting for the answer's headers")
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in head.headers}
@@ -356,7 +359,7 @@ async def _answer(conn: _Connection, timeouts: Mapping[str, float | None]) -> tu
     while True:
         event = await conn.next_event(seconds)
         if isinstance(event, h11.EndOfMessage):
-            return (head.status_code, headers), body.end()
+            return head.status_code, headers, body.end()
         if isinstance(event, h11.Data):
             body.feed(bytes(event.data))
             if deadline is not None:
@@ -374,9 +377,7 @@ async def send_json(
         timeouts = deadline.cap(dict(timeouts))
     failure = None
     try:
-        (status, headers), body = await pool.exchange(
-            request, timeouts, lambda conn: _answer(conn, timeouts)
-        )
+        status, headers, body = await pool.exchange(request, timeouts, deadline)
     except httpx.TransportError as exc:
         failure = network_error(exc, secrets)
     if failure is not None:  # raised here, so no httpx exception is its __context__
