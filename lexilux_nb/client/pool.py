@@ -11,8 +11,9 @@ pool opens only when every open one is full, so a single conversation keeps one 
 
 from __future__ import annotations
 
+import functools
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -45,16 +46,15 @@ class _Pool:
 class PooledAsyncTransport(httpx.AsyncBaseTransport):
     """Up to ``MAX_POOLS`` pools of ``PER_POOL`` connections, filled least-busy first."""
 
-    def __init__(self, *, verify: bool | str = True) -> None:
-        self._verify = verify
-        self._ssl: ssl.SSLContext | None = None  # one, shared: loading the CA file takes 40 ms
+    def __init__(self, *, ssl_context: Callable[[], ssl.SSLContext] | None = None) -> None:
+        # called per pool, so built once (loading the CA file takes 40 ms); HttpClients passes
+        # the one its other async path (h1) uses too
+        self._ssl = ssl_context or functools.cache(httpx.create_ssl_context)
         self._pools: list[_Pool] = []
 
     def _new_pool(self) -> _Pool:
-        if self._ssl is None:
-            self._ssl = httpx.create_ssl_context(verify=self._verify)
         limits = httpx.Limits(max_connections=PER_POOL, max_keepalive_connections=PER_POOL)
-        pool = _Pool(httpx.AsyncHTTPTransport(limits=limits, verify=self._ssl))
+        pool = _Pool(httpx.AsyncHTTPTransport(limits=limits, verify=self._ssl()))
         self._pools.append(pool)
         return pool
 

@@ -130,7 +130,7 @@ class HttpClients:
             _mount_key(scheme)  # a bad key fails at Chat(...), not at the first call
         self._verify = verify
         self.timeouts: dict[str, float | None] = timeout.as_dict()
-        self._ssl: ssl.SSLContext | None = None  # one, shared: loading the CA file takes 40 ms
+        self._ssl: ssl.SSLContext | None = None  # one for every async path: loading CAs takes 40 ms
         self._sync: httpx.Client | None = None
         self._lean: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[h1.Pool | None, AsyncGenerator[None, None] | None]
@@ -171,7 +171,7 @@ class HttpClients:
         if entry is None or entry[0].is_closed:
             kwargs = self._kwargs(httpx.AsyncHTTPTransport)
             if not self._env_proxied():  # a transport given to httpx turns the environment's off
-                kwargs["transport"] = PooledAsyncTransport(verify=self._verify)
+                kwargs["transport"] = PooledAsyncTransport(ssl_context=self._ssl_context)
             client = httpx.AsyncClient(**kwargs)
             closer = _closed_with_loop(client, lambda: self._async.pop(loop, None))
             entry = self._async[loop] = (client, closer)

@@ -442,13 +442,31 @@ def test_an_answer_over_the_cap_is_refused_the_same_way(
     assert sends == 1 and lean == sync and sync[0] == "ResponseTooLargeError"
 
 
-def test_tls_with_a_trusted_certificate_and_a_refused_one() -> None:
+def test_tls_with_a_trusted_certificate_and_a_refused_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[object] = []
+    real = httpx.create_ssl_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(kwargs.get("verify"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counted)
     with Wire(always(reply(completion("over tls"))), tls=True) as server:
         trusted = make(server.base_url, verify=str(TLS / "cert.pem"))
         with pytest.warns(DeprecationWarning):  # httpx's word on verify=<path>
             ok = both(trusted)
+
+        async def streamed() -> str:  # httpx's async path (a stream), after h1's
+            return "".join([c.delta async for c in trusted.astream("q")])
+
+        stream = asyncio.run(streamed())
+        contexts = built.count(str(TLS / "cert.pem"))
         refused = both(make(server.base_url))
     assert ok[0] == ok[1] == "over tls" and ok[2] == 1
+    assert stream == "over tls"
+    assert contexts == 1  # h1 and httpx's async pools share one context (each costs 40 ms)
     assert refused[2] == 1 and refused[0] == refused[1]
     assert (
         refused[0][0] == "LexiluxConnectionError" and "CERTIFICATE_VERIFY_FAILED" in refused[0][1]
