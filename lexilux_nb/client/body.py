@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
 import httpx
@@ -72,7 +72,7 @@ def read_bounded(response: httpx.Response) -> bytes:
     """The decoded body, read piece by piece and stopped at the cap."""
     body = Body(_encoding(response))
     try:
-        pieces: Iterable[bytes] = (
+        pieces: Iterable[bytes] = (  # raw when inflated here, else decoded by httpx
             response.iter_raw() if body.inflater is not None else response.iter_bytes()
         )
         for piece in pieces:
@@ -86,12 +86,11 @@ async def aread_bounded(response: httpx.Response) -> bytes:
     """Async twin of :func:`read_bounded`."""
     body = Body(_encoding(response))
     try:
-        if body.inflater is not None:
-            async for raw in response.aiter_raw():
-                body.feed(raw)
-        else:
-            async for piece in response.aiter_bytes():
-                body.add(piece)
+        pieces: AsyncIterable[bytes] = (
+            response.aiter_raw() if body.inflater is not None else response.aiter_bytes()
+        )
+        async for piece in pieces:
+            body.feed(piece)
     except httpx.DecodingError as exc:
         raise _undecodable(exc) from None
     return body.end()

@@ -158,13 +158,18 @@ def _close_made() -> Iterator[None]:
         _MADE.pop().close()
 
 
+def described(exc: LexiluxError) -> tuple[str, str, dict[str, Any]]:
+    """An error as a caller sees it: its class, message and the fields it reads."""
+    fields = {k: getattr(exc, k, None) for k in ("status_code", "retry_after", "error_type")}
+    return type(exc).__name__, str(exc), fields
+
+
 def outcome(run: Callable[[], Any]) -> Any:
-    """The answer's text, or the error: its class, message and the fields a caller reads."""
+    """The answer's text, or the error :func:`described`."""
     try:
         return run().text
     except LexiluxError as exc:
-        fields = {k: getattr(exc, k, None) for k in ("status_code", "retry_after", "error_type")}
-        return type(exc).__name__, str(exc), fields
+        return described(exc)
 
 
 def both(chat: Chat, prompt: str = "hello") -> tuple[Any, Any, int]:
@@ -179,8 +184,7 @@ async def _aoutcome(call: Any) -> Any:
     try:
         return (await call).text
     except LexiluxError as exc:
-        fields = {k: getattr(exc, k, None) for k in ("status_code", "retry_after", "error_type")}
-        return type(exc).__name__, str(exc), fields
+        return described(exc)
 
 
 _SENDS = [0]
