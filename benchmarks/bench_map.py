@@ -7,7 +7,7 @@ the only wait). Contenders, each in its own fresh process, side by side in one r
   ``httpx.AsyncClient`` on the package's pooled transport: the path before ``client/h1.py``),
 - ``Chat.map`` (the sync form, same settings),
 - the ``openai`` SDK's ``AsyncOpenAI`` under ``asyncio.Semaphore(64)`` with ``gather``,
-- bare ``httpx.AsyncClient`` (what both of the above are built on) with 64 workers.
+- bare ``httpx.AsyncClient`` (what the SDK and streams are built on) with 64 workers.
 
 The server is a separate process (plain asyncio streams, keep-alive, one canned
 ``chat.completion``), so it shares no GIL with the client; its own capacity is shown by a raw
